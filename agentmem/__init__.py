@@ -21,6 +21,8 @@ _LAZY = {
     "Settings": "agentmem.config",
     "get_llm": "agentmem.llm",
     "Completion": "agentmem.llm.base",
+    "Memory": "agentmem.memory_store",
+    "AsyncMemory": "agentmem.memory_store",
 }
 
 __all__ = ["__version__", *_LAZY]

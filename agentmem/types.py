@@ -84,6 +84,7 @@ class Trajectory(BaseModel):
     advice: list[Advice] = Field(default_factory=list)
     episode_id: str = Field(default_factory=new_id)
     error: str | None = None
+    summary: EpisodeSummary | None = None  # the condenser's summary, when the loop wrote one
 
 
 class EpisodeSummary(BaseModel):

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from agentmem.envs.base import Observation
 from pydantic import BaseModel, Field
 
-from agentmem.envs.base import Observation
 from agentmem.errors import LLMError
 from agentmem.llm.base import LLM, Completion, Message
 from agentmem.types import Advice, EpisodeSummary, MemoryDraft, SearchHit, Step, Task, Trajectory, Usage
@@ -27,7 +27,9 @@ class ActContext:
     history: list[Step]
     advice: list[Advice]
     llm: LLM
-    recalled: list[SearchHit] = field(default_factory=list)  # items the coach retrieved for this task
+    # The memory items behind the advice the coach chose to inject (empty when it stayed silent):
+    # episode items carry payload["actions"] (exemplar trajectories) and payload["success"].
+    recalled: list[SearchHit] = field(default_factory=list)
     state: dict[str, Any] = field(default_factory=dict)  # agent scratch state; JSON-serialisable
     step_index: int = 0
     steps_left: int = 0
@@ -108,6 +110,8 @@ class LLMAgent:
         success = trajectory.outcome.success
         for lesson in summary.lessons:
             drafts.append(
-                MemoryDraft(kind="insight", text=lesson, payload={"env": trajectory.task.env, "success": success})
+                MemoryDraft(
+                    kind="insight", text=lesson, payload={"env": trajectory.task.env, "success": success}
+                )
             )
         return drafts

@@ -32,10 +32,20 @@ class StepResult(BaseModel):
     # Set by the env when the episode ends: who judged it (env reward, verifier...). Never "label"
     # from inside a test-time episode: label scoring happens in eval/, after the episode.
     outcome: Outcome | None = None
+    # The episode's final answer when the env knows it (submitted test outputs, a research answer).
+    answer: Any = None
 
 
 @runtime_checkable
 class Env(Protocol):
+    """An async world. One instance serves one episode at a time (the runner makes one per episode).
+
+    Resuming an interrupted episode calls `reset(task)` again and replays the recorded actions with
+    `step`, so an env whose episodes are deterministic given the task (seeds in `task.payload`)
+    resumes exactly; `step` raises InvalidActionError for an action it cannot apply (the loop
+    records it as a step error) and EnvError when the world itself broke (the episode ends).
+    """
+
     name: str
 
     async def reset(self, task: Task) -> Observation: ...

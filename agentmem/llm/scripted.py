@@ -37,7 +37,9 @@ class ScriptedLLM(BaseLLM):
         tools: list[dict[str, Any]] | None,
         params: dict[str, Any],
     ) -> RawReply:
-        self.calls.append({"messages": messages, "json_schema": json_schema, "tools": tools, "params": params})
+        self.calls.append(
+            {"messages": messages, "json_schema": json_schema, "tools": tools, "params": params}
+        )
         if self._replies:
             spec = self._replies.pop(0)
         elif self._default is not None:
@@ -62,4 +64,6 @@ def _to_reply(spec: Any, messages: list[Message]) -> RawReply:
     else:
         text = str(spec)
     prompt_tokens = sum(len(str(m.get("content", ""))) for m in messages) // 4
-    return RawReply(text=text, prompt_tokens=prompt_tokens, completion_tokens=len(text) // 4, finish_reason="stop")
+    return RawReply(
+        text=text, prompt_tokens=prompt_tokens, completion_tokens=len(text) // 4, finish_reason="stop"
+    )

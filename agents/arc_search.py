@@ -1,0 +1,375 @@
+"""Enumerative program search over the ARC grid DSL, steered by priors from concept memory.
+
+Best-first over programs (sequences of DSL primitives) applied to all train inputs and test inputs at
+once. What keeps it fast on a CPU:
+- every (primitive, grid) result is memoised by the grid's bytes, so shared sub-states cost nothing;
+- states equal on every grid are explored once (de-duplication of equivalent intermediate results);
+- train-pair consistency pruning: a state that maps two train inputs to the same grid while their
+  outputs differ can never be completed by a deterministic program, so it is dropped;
+- a final step may be a colour map fitted on the train pairs (so one program covers every recolouring);
+- a wall-clock budget and a depth bound.
+What memory changes (`Priors`): cost multipliers for primitives that retrieved concepts used (tried
+first), whole programs of retrieved concepts tried before anything else, and macros — sub-programs
+that recur in verified solutions become single named steps (library learning), so a depth-3 solution
+becomes reachable at depth 2. Only train outputs are ever compared; test inputs are only transformed.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from agentmem.agents.arc_dsl import (
+    SENTINEL,
+    ColorMap,
+    Grid,
+    Primitive,
+    apply_primitive,
+    as_grid,
+    grid_key,
+    primitive,
+    task_primitives,
+)
+
+
+@dataclass(frozen=True)
+class Macro:
+    """A learned composite primitive: a recurring verified sub-program used as one step."""
+
+    name: str
+    steps: tuple[str, ...]
+    cost: float = 1.0
+
+
+@dataclass
+class Priors:
+    """How memory steers the search. Empty priors = the memory-off baseline."""
+
+    weights: dict[str, float] = field(default_factory=dict)  # primitive or family -> cost multiplier
+    seeds: list[list[str]] = field(default_factory=list)  # whole programs to try first
+    macros: list[Macro] = field(default_factory=list)
+
+    def multiplier(self, prim: Primitive) -> float:
+        if prim.name in self.weights:
+            return self.weights[prim.name]
+        fam = prim.name.split(":")[0]
+        return self.weights.get(fam, 1.0)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.weights or self.seeds or self.macros)
+
+
+@dataclass
+class SearchConfig:
+    budget_s: float = 20.0
+    max_depth: int = 3
+    max_solutions: int = 2  # pass@2: two attempts per test input
+    after_first_s: float = 2.0  # extra time spent looking for a second, different solution
+    heuristic_weight: float = 1.0
+    memo_limit: int = 300_000
+
+
+@dataclass
+class Solution:
+    steps: list[str]
+    test_outputs: list[Grid]
+    found_at_s: float
+    via_macro: list[str] = field(default_factory=list)
+    from_seed: bool = False
+
+
+@dataclass
+class SearchResult:
+    solutions: list[Solution]
+    expanded: int
+    generated: int
+    elapsed_s: float
+    best_partial: list[str] = field(default_factory=list)  # closest program when nothing verified
+    best_partial_score: float = 0.0
+    best_partial_outputs: list[Grid] = field(default_factory=list)
+
+    @property
+    def solved(self) -> bool:
+        return bool(self.solutions)
+
+
+@dataclass(frozen=True)
+class _Step:
+    name: str
+    expands_to: tuple[str, ...]
+    cost: float
+    macro: bool = False
+
+
+class ProgramSearch:
+    """One search over one task. Create, then call `run()`."""
+
+    def __init__(
+        self,
+        train: list[tuple[object, object]],
+        test_inputs: list[object],
+        priors: Priors | None = None,
+        config: SearchConfig | None = None,
+    ) -> None:
+        self.train_in = [as_grid(i) for i, _ in train]
+        self.train_out = [as_grid(o) for _, o in train]
+        self.test_in = [as_grid(t) for t in test_inputs]
+        self.priors = priors or Priors()
+        self.config = config or SearchConfig()
+        self.n_train = len(self.train_in)
+        self._memo: dict[tuple[str, bytes], Grid | None] = {}
+        self._steps = self._build_steps()
+
+    # --- set-up ------------------------------------------------------------------------------------
+    def _task_colors(self) -> set[int]:
+        colors: set[int] = set()
+        for g in [*self.train_in, *self.train_out, *self.test_in]:
+            colors.update(int(c) for c in np.unique(g))
+        return colors
+
+    def _build_steps(self) -> list[_Step]:
+        steps = []
+        for prim in task_primitives(self._task_colors()):
+            steps.append(_Step(prim.name, (prim.name,), prim.cost * self.priors.multiplier(prim)))
+        known = {s.name for s in steps}
+        for macro in self.priors.macros:
+            if all(_valid_step(s) for s in macro.steps) and macro.name not in known:
+                steps.append(_Step(macro.name, tuple(macro.steps), macro.cost, macro=True))
+                known.add(macro.name)
+        steps.sort(key=lambda s: s.cost)
+        return steps
+
+    # --- state operations --------------------------------------------------------------------------
+    def _apply(self, name: str, g: Grid) -> Grid | None:
+        key = (name, grid_key(g))
+        if key in self._memo:
+            return self._memo[key]
+        out = apply_primitive(name, g)
+        if len(self._memo) >= self.config.memo_limit:
+            self._memo.clear()
+        self._memo[key] = out
+        return out
+
+    def _apply_state(self, step: _Step, state: tuple[Grid, ...]) -> tuple[Grid, ...] | None:
+        out = []
+        for g in state:  # train grids come first: a failure there stops the work early
+            cur: Grid | None = g
+            for name in step.expands_to:
+                cur = self._apply(name, cur)
+                if cur is None:
+                    return None
+            out.append(cur)
+        return tuple(out)
+
+    def _inconsistent(self, state: tuple[Grid, ...]) -> bool:
+        """Two train inputs now identical but with different outputs: no program can recover."""
+        keys = [grid_key(g) for g in state[: self.n_train]]
+        seen: dict[bytes, bytes] = {}
+        for k, target in zip(keys, self.train_out, strict=True):
+            tk = grid_key(target)
+            if seen.setdefault(k, tk) != tk:
+                return True
+        return False
+
+    def _goal(self, state: tuple[Grid, ...]) -> tuple[list[str], list[Grid]] | None:
+        train, test = list(state[: self.n_train]), list(state[self.n_train :])
+        if all(a.shape == b.shape and (a == b).all() for a, b in zip(train, self.train_out, strict=True)):
+            if any((t >= SENTINEL).any() for t in test):
+                return None
+            return [], test
+        cmap = ColorMap.fit(train, self.train_out)
+        if cmap is None or not cmap.mapping:
+            return None
+        outs = [cmap.apply(t) for t in test]
+        if any(o is None for o in outs):
+            return None
+        return [cmap.name()], outs  # type: ignore[list-item]
+
+    def _distance(self, state: tuple[Grid, ...]) -> float:
+        total = 0.0
+        for a, b in zip(state[: self.n_train], self.train_out, strict=True):
+            if a.shape != b.shape:
+                total += 1.0
+            else:
+                total += 0.6 * float((a != b).mean())
+        return total / max(1, self.n_train)
+
+    # --- search ------------------------------------------------------------------------------------
+    def run(self) -> SearchResult:
+        cfg = self.config
+        start = time.monotonic()
+        deadline = start + cfg.budget_s
+        solutions: list[Solution] = []
+        seen_outputs: set[bytes] = set()
+        expanded = generated = 0
+        best: tuple[float, list[str], list[Grid]] = (-1.0, [], [])
+
+        def record(steps: list[str], outs: list[Grid], macros: list[str], from_seed: bool) -> None:
+            nonlocal deadline
+            key = b"".join(grid_key(o) for o in outs)
+            if key in seen_outputs:
+                return
+            seen_outputs.add(key)
+            solutions.append(Solution(steps, outs, time.monotonic() - start, macros, from_seed))
+            if len(solutions) == 1:
+                deadline = min(deadline, time.monotonic() + cfg.after_first_s)
+
+        root = tuple([*self.train_in, *self.test_in])
+        goal = self._goal(root)
+        if goal is not None:
+            record(goal[0], goal[1], [], False)
+
+        # 1) Programs recalled from memory, as they are.
+        for seed in self.priors.seeds:
+            if len(solutions) >= cfg.max_solutions or time.monotonic() > deadline:
+                break
+            if not all(_valid_step(s) for s in seed):
+                continue
+            base = [s for s in seed if not s.startswith("colormap:")]
+            state = self._apply_state(_Step("seed", tuple(base), 0.0), root) if base else root
+            if state is None:
+                continue
+            goal = self._goal(state)
+            if goal is not None:
+                record(base + goal[0], goal[1], [], True)
+
+        # 2) Best-first enumeration.
+        counter = itertools.count()
+        heap: list[tuple[float, int, int, tuple[Grid, ...], tuple[str, ...], tuple[str, ...], float]] = []
+        visited = {_state_key(root)}
+        heapq.heappush(heap, (0.0, next(counter), 0, root, (), (), 0.0))
+        while heap and len(solutions) < cfg.max_solutions:
+            if time.monotonic() > deadline:
+                break
+            _, _, depth, state, prog, macros, g_cost = heapq.heappop(heap)
+            expanded += 1
+            for step in self._steps:
+                if len(solutions) >= cfg.max_solutions or (expanded % 4 == 0 and time.monotonic() > deadline):
+                    break
+                new = self._apply_state(step, state)
+                if new is None:
+                    continue
+                key = _state_key(new)
+                if key in visited:
+                    continue
+                visited.add(key)
+                generated += 1
+                if self._inconsistent(new):
+                    continue
+                new_prog = prog + step.expands_to
+                new_macros = macros + ((step.name,) if step.macro else ())
+                goal = self._goal(new)
+                if goal is not None:
+                    record(list(new_prog) + goal[0], goal[1], list(new_macros), False)
+                    continue
+                dist = self._distance(new)
+                score = 1.0 - dist
+                if score > best[0]:
+                    best = (score, list(new_prog), list(new[self.n_train :]))
+                if depth + 1 < cfg.max_depth:
+                    cost = g_cost + step.cost
+                    heapq.heappush(
+                        heap,
+                        (cost + cfg.heuristic_weight * dist, next(counter), depth + 1, new, new_prog, new_macros, cost),
+                    )
+        return SearchResult(
+            solutions=solutions,
+            expanded=expanded,
+            generated=generated,
+            elapsed_s=time.monotonic() - start,
+            best_partial=best[1],
+            best_partial_score=max(0.0, best[0]),
+            best_partial_outputs=best[2],
+        )
+
+
+def _state_key(state: tuple[Grid, ...]) -> bytes:
+    return b"|".join(grid_key(g) for g in state)
+
+
+def _valid_step(name: str) -> bool:
+    if name.startswith("colormap:"):
+        return True
+    try:
+        primitive(name)
+    except KeyError:
+        return False
+    return True
+
+
+def search(
+    train: list[tuple[object, object]],
+    test_inputs: list[object],
+    priors: Priors | None = None,
+    config: SearchConfig | None = None,
+) -> SearchResult:
+    """Search for programs consistent with every train pair; see `ProgramSearch`."""
+    return ProgramSearch(train, test_inputs, priors, config).run()
+
+
+# --- library learning ----------------------------------------------------------------------------
+def base_steps(program: list[str]) -> list[str]:
+    """A program without its final colour map (the part that transfers between tasks)."""
+    return [s for s in program if not s.startswith("colormap:")]
+
+
+def learn_macros(programs: list[list[str]], *, min_count: int = 2, max_len: int = 3, limit: int = 40) -> list[Macro]:
+    """Sub-programs (length ≥ 2) that recur across verified solutions become named primitives.
+
+    Each program counts once per sub-sequence, so one long solution cannot promote itself; more
+    frequent and longer sub-programs come first and get a lower step cost.
+    """
+    counts: Counter[tuple[str, ...]] = Counter()
+    for prog in programs:
+        steps = base_steps(prog)
+        subs = {
+            tuple(steps[i : i + n]) for n in range(2, max_len + 1) for i in range(0, max(0, len(steps) - n + 1))
+        }
+        counts.update(subs)
+    ranked = sorted(
+        ((sub, n) for sub, n in counts.items() if n >= min_count), key=lambda x: (-x[1], -len(x[0]), x[0])
+    )
+    return [
+        Macro(name="macro:" + "+".join(sub), steps=sub, cost=max(0.8, 1.6 - 0.1 * n))
+        for sub, n in ranked[:limit]
+    ]
+
+
+def priors_from_programs(
+    recalled: list[tuple[list[str], float]],
+    library: list[list[str]] | None = None,
+    *,
+    boost: float = 0.45,
+) -> Priors:
+    """Priors from programs of retrieved concepts (with retrieval scores) and the learned library.
+
+    - every primitive a retrieved program used gets its cost multiplied by `boost` (tried first);
+      the colour-free family (`keep` for `keep:3`) gets a milder boost, since colours differ per task;
+    - the retrieved programs are seeds (tried as they are) and, when longer than one step, macros;
+    - recurring sub-programs across the whole library become macros too.
+    """
+    weights: dict[str, float] = {}
+    seeds: list[list[str]] = []
+    macros: dict[str, Macro] = {}
+    for prog, score in recalled:
+        factor = boost if score >= 0 else 1.0
+        for step in base_steps(prog):
+            weights[step] = min(weights.get(step, 1.0), factor)
+            fam = step.split(":")[0]
+            if fam != step:
+                weights[fam] = min(weights.get(fam, 1.0), (1.0 + factor) / 2)
+        if prog not in seeds:
+            seeds.append(list(prog))
+        steps = tuple(base_steps(prog))
+        if len(steps) >= 2:
+            name = "macro:" + "+".join(steps)
+            macros.setdefault(name, Macro(name, steps, cost=1.0))
+    for macro in learn_macros(library or []):
+        macros.setdefault(macro.name, macro)
+    return Priors(weights=weights, seeds=seeds, macros=list(macros.values()))

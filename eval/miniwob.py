@@ -1,0 +1,253 @@
+"""`agentmem eval miniwob`: the web navigator on MiniWoB++ offline, over sessions, memory on/off/frozen.
+
+Protocol: every session draws fresh episode seeds derived from (--seed, session, task, episode), the
+same for every memory mode. So session k's instances differ from session k-1's: a gain must come
+from transfer across instances of a task family, not from replaying a remembered answer, and an
+off-vs-on comparison sees identical instances. The env's reward (MiniWoB's own checker) is both
+the score and what memory learns from; there is no hidden label.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+from agentmem.eval.harness import ResultRow, run_sessions, write_outputs
+from pydantic import BaseModel, Field
+
+from agentmem.errors import ConfigError
+from agentmem.types import Task, Trajectory
+
+
+class MiniWoBEvalConfig(BaseModel):
+    tasks: str = "all"  # all | comma list | file with one task name per line
+    episodes: int = Field(1, ge=1)  # instances per task per session
+    sessions: int = Field(3, ge=1)
+    memory: Literal["on", "off", "frozen"] = "on"
+    memory_db: Path | None = None  # default: <out>/memory.db
+    concurrency: int = Field(2, ge=1)
+    seed: int = 0
+    out: Path = Path("runs/miniwob")
+    limit: int | None = Field(None, ge=1)  # first N tasks of the list
+    max_steps: int = Field(6, ge=1)  # per-episode step cap
+    coach_every: int = Field(0, ge=0)  # periodic coach reviews (0: on failure signals only)
+    condense: Literal["llm", "fallback"] = "fallback"
+    recall_k: int = Field(4, ge=1)
+    screenshot_episodes: int = Field(4, ge=0)  # per session, episodes with per-step screenshots (report)
+    backend: str | None = None
+    model: str | None = None
+    embedder: str | None = None  # memory embedder name (default from config: MiniLM)
+    progress: bool = True
+
+
+def episode_seed(seed: int, session: int, task: str, episode: int) -> int:
+    """A stable per-(run seed, session, task, episode) seed, independent of the memory mode."""
+    digest = hashlib.sha256(f"{seed}|{session}|{task}|{episode}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") % 2_000_000_000
+
+
+def build_tasks(cfg: MiniWoBEvalConfig) -> list[Task]:
+    """Task skeletons (id `<task>#<episode>`); each session fills in its own seed."""
+    from agentmem.envs.miniwob import load_task_names, make_task
+
+    names = load_task_names(cfg.tasks)
+    if cfg.limit:
+        names = names[: cfg.limit]
+    return [make_task(n, 0, episode=e) for n in names for e in range(cfg.episodes)]
+
+
+def loop_config(cfg: MiniWoBEvalConfig) -> Any:
+    from agentmem.loop import LoopConfig
+
+    return LoopConfig(
+        max_steps=cfg.max_steps,
+        coach_every=cfg.coach_every,
+        memory_mode=cfg.memory,
+        recall_k=cfg.recall_k,
+        coach_judge="threshold",
+        condense=cfg.condense,
+        max_consecutive_errors=3,
+    )
+
+
+def make_llm(backend: str | None, model: str | None, **extra: Any) -> Any:
+    from agentmem.llm import get_llm
+
+    overrides: dict[str, Any] = dict(extra)
+    if backend:
+        overrides["backend"] = backend
+    if model:
+        overrides["model"] = model
+    return get_llm(**overrides)
+
+
+async def open_memory(mode: str, db: Path, namespace: str, embedder: str | None = None) -> Any:
+    if mode == "off":
+        return None
+    from agentmem.memory_store import AsyncMemory
+
+    if mode == "frozen" and not db.exists():
+        raise ConfigError(f"--memory frozen needs an existing memory DB: {db} not found")
+    db.parent.mkdir(parents=True, exist_ok=True)
+    return AsyncMemory(namespace=namespace, url=f"sqlite:///{db.resolve()}", embedder=embedder)
+
+
+def trajectory_details(traj: Trajectory, shots: list[str]) -> dict[str, Any]:
+    """What a results row keeps of an episode: goal, actions, verdict, screenshots."""
+    from agentmem.envs.web import WebAction
+
+    actions = []
+    for s in traj.steps:
+        if s.action is None:
+            actions.append(f"(no action: {(s.error or '')[:80]})")
+            continue
+        try:
+            line = WebAction.model_validate(s.action).short()
+        except ValueError:
+            line = str(s.action)[:80]
+        actions.append(line + (f" -> error: {s.error[:80]}" if s.error else ""))
+    return {
+        "goal": traj.task.goal,
+        "actions": actions,
+        "outcome": traj.outcome.model_dump(),
+        "answer": traj.answer
+        if isinstance(traj.answer, str | int | float | type(None))
+        else str(traj.answer),
+        "screenshots": shots,
+        "advice_sources": [a.source for a in traj.advice],
+        "tokens": traj.usage.prompt_tokens + traj.usage.completion_tokens,
+    }
+
+
+def screenshots_html(rows: list[ResultRow], out: Path, per_session: int = 3) -> str:
+    """Final screenshots of a few episodes per session, embedded (the report stays one file)."""
+    import base64
+
+    picked: dict[int, int] = {}
+    cards = []
+    for r in rows:
+        shots = r.details.get("screenshots") or []
+        if not shots or picked.get(r.session, 0) >= per_session:
+            continue
+        path = Path(shots[-1])
+        path = path if path.is_absolute() else out / path
+        if not path.is_file():
+            continue
+        picked[r.session] = picked.get(r.session, 0) + 1
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        actions = "<br>".join(html.escape(a) for a in r.details.get("actions", [])[:10])
+        cards.append(
+            f"<div style='display:inline-block;vertical-align:top;margin:6px;width:340px'>"
+            f"<b>session {r.session} · {html.escape(r.task_id)} · {'solved' if r.solved else 'not solved'}</b><br>"
+            f"<i>{html.escape(str(r.details.get('goal', ''))[:200])}</i><br>"
+            f"<img style='max-width:330px;border:1px solid #ccc' src='data:image/png;base64,{data}'><br>"
+            f"<small>{actions}</small></div>"
+        )
+    return ("<h2>Final screenshots (a few episodes)</h2>" + "".join(cards)) if cards else ""
+
+
+async def run_miniwob_eval(cfg: MiniWoBEvalConfig, llm: Any = None) -> dict[str, Any]:
+    """Run the configured evaluation; write results/summary/plot/report into `cfg.out`."""
+    from agentmem.agents.web_navigator import WebNavigator
+    from agentmem.envs.miniwob import MiniWoBEnv, MiniWoBServer
+    from agentmem.envs.web import BrowserHost
+
+    from agentmem.loop import run_episode
+
+    tasks = build_tasks(cfg)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    llm = llm or make_llm(cfg.backend, cfg.model, seed=cfg.seed)
+    memory = await open_memory(
+        cfg.memory, Path(cfg.memory_db) if cfg.memory_db else out / "memory.db", "miniwob", cfg.embedder
+    )
+    agent = WebNavigator()
+    loop_cfg = loop_config(cfg)
+    host = BrowserHost()
+    server = MiniWoBServer().start()
+    shot_slots: dict[int, int] = {}
+
+    async def run_task(skeleton: Task, session: int) -> ResultRow:
+        name = str(skeleton.payload["task"])
+        episode = int(skeleton.id.rsplit("#", 1)[1])
+        seed = episode_seed(cfg.seed, session, name, episode)
+        meta = dict(skeleton.meta)
+        if shot_slots.get(session, 0) < cfg.screenshot_episodes:
+            shot_slots[session] = shot_slots.get(session, 0) + 1
+            meta["screenshot_dir"] = str(out / "screenshots" / f"s{session}" / skeleton.id.replace("#", "_"))
+            meta["screenshots"] = True
+        task = skeleton.model_copy(
+            update={"payload": {**skeleton.payload, "seed": seed}, "meta": meta}, deep=True
+        )
+        started = time.monotonic()
+        env = MiniWoBEnv(host=host, server=server)
+        try:
+            traj = await run_episode(task, agent, env, llm=llm, memory=memory, config=loop_cfg)
+            shots = [
+                str(p.relative_to(out)) if p.is_relative_to(out) else str(p) for p in env.screenshot_paths
+            ]
+        finally:
+            await env.close()
+        return ResultRow(
+            benchmark="miniwob",
+            session=session,
+            task_id=skeleton.id,
+            solved=traj.outcome.success is True,
+            score=traj.outcome.score,
+            steps=len(traj.steps),
+            time_s=round(time.monotonic() - started, 3),
+            recalled_ids=traj.recalled_ids,
+            advice=[a.text[:300] for a in traj.advice],
+            memory_size=await memory.count() if memory is not None else 0,
+            error=traj.error,
+            level=name,
+            details={"seed": seed, **trajectory_details(traj, shots)},
+        )
+
+    try:
+        rows = await run_sessions(
+            tasks,
+            sessions=cfg.sessions,
+            out_dir=out,
+            run_task=run_task,
+            concurrency=cfg.concurrency,
+            description=f"miniwob ({len(tasks)} episodes/session, memory {cfg.memory})",
+            progress=cfg.progress,
+        )
+    finally:
+        await host.close()
+        server.stop()
+        if memory is not None:
+            await memory.aclose()
+    selected = {t.id for t in tasks}
+    rows = [r for r in rows if r.task_id in selected]
+    config = cfg.model_dump(mode="json") | {"llm": getattr(llm, "name", ""), "n_tasks": len(tasks)}
+    summary = write_outputs(
+        out, benchmark="miniwob", config=config, rows=rows, extra_html=screenshots_html(rows, out)
+    )
+    return add_to_summary(out, {"steps_per_success": steps_per_success(rows)}, summary)
+
+
+def add_to_summary(out: Path, extra: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
+    """Benchmark-specific numbers next to the harness's summary.json (atomic rewrite)."""
+    import json
+
+    from agentmem.eval.harness import SUMMARY_FILE
+
+    summary = {**summary, **extra}
+    tmp = out / (SUMMARY_FILE + ".tmp")
+    tmp.write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
+    tmp.replace(out / SUMMARY_FILE)
+    return summary
+
+
+def steps_per_success(rows: list[ResultRow]) -> dict[str, float]:
+    """Mean steps of solved episodes, per session (the issue's 'steps per success not higher')."""
+    out: dict[str, float] = {}
+    for session in sorted({r.session for r in rows}):
+        solved = [r.steps for r in rows if r.session == session and r.solved]
+        out[str(session)] = round(sum(solved) / len(solved), 3) if solved else 0.0
+    return out

@@ -1,0 +1,200 @@
+"""Run the deep-research agent on a GAIA-layout question set (real GAIA or the offline suite).
+
+Each question is one loop episode (recall -> plan/execute -> answer -> memorize). Labels stay in
+this module: they score the answer after the episode and never reach the agent or memory.
+Rows record the plan, tool calls, recalled case ids and whether a recalled case came from the very
+same question (a re-solve from memory is reported apart from a fresh solve).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+from agentmem.eval.gaia import GaiaQuestion, load_gaia, per_level, question_scorer
+from agentmem.eval.harness import ResultRow, ResultsLog, run_sessions, write_outputs
+from pydantic import BaseModel, Field
+
+from agentmem.errors import ConfigError
+from agentmem.types import Task
+
+
+class ResearchRunConfig(BaseModel):
+    benchmark: str = "gaia"
+    data_dir: Path
+    split: str
+    levels: list[str] | None = None
+    limit: int | None = None
+    task_ids: list[str] | None = None
+    out: Path
+    memory: Literal["on", "off", "frozen"] = "on"
+    memory_db: Path | None = None
+    namespace: str = "research"
+    sessions: int = Field(1, ge=1)
+    concurrency: int = Field(1, ge=1)
+    seed: int = 0
+    max_steps: int = Field(12, ge=2)
+    cases_k: int = Field(2, ge=0)
+    case_threshold: float = -1e9  # policy score a case needs to be shown; default: always the top K
+    embedder: str | None = None  # memory embedder name (default: the configured one, MiniLM)
+    corpus: list[Path] = Field(default_factory=list)
+    allow_web: bool = False
+    verify: Literal["grounding", "llm", "both"] = "grounding"
+    model: str = ""
+
+
+def _details(traj: Any, questions_by_case: dict[str, str]) -> dict[str, Any]:
+    answer_step = next((s for s in reversed(traj.steps) if (s.action or {}).get("kind") == "answer"), None)
+    calls = [
+        {"tool": s.action.get("tool"), "args": s.action.get("args"), "error": s.error}
+        for s in traj.steps
+        if (s.action or {}).get("kind") == "tool"
+    ]
+    plan = list(dict.fromkeys(s.thought for s in traj.steps if s.thought.startswith("subtask")))
+    return {
+        "answer": traj.answer,
+        "plan": plan,
+        "tool_calls": calls,
+        "verification": answer_step.thought if answer_step else None,
+        "outcome": traj.outcome.model_dump(),
+        "usage": traj.usage.model_dump(),
+        "stop": traj.error or traj.outcome.detail,
+        "recalled_same_question": any(questions_by_case.get(i) == traj.task.id for i in traj.recalled_ids),
+    }
+
+
+async def run_research_eval(cfg: ResearchRunConfig, llm: Any = None) -> dict[str, Any]:
+    """Run every question for `cfg.sessions` sessions; write results.jsonl, summary.json, plot, report."""
+    from agentmem.agents.deep_research import DeepResearchAgent, DeepResearchConfig
+    from agentmem.envs.research import ResearchEnv, ResearchEnvConfig
+    from agentmem.envs.research_corpus import LocalCorpus
+
+    from agentmem.loop import LoopConfig, run_episode
+
+    questions = load_gaia(cfg.data_dir, cfg.split, levels=cfg.levels)
+    if cfg.task_ids:
+        questions = [q for q in questions if q.task_id in set(cfg.task_ids)]
+    if cfg.limit is not None:
+        questions = questions[: cfg.limit]
+    if not questions:
+        raise ConfigError("no questions selected")
+    labels: dict[str, GaiaQuestion] = {q.task_id: q for q in questions}
+    tasks: list[Task] = [q.to_task(corpus=bool(cfg.corpus)) for q in questions]
+
+    if llm is None:
+        from agentmem.llm import get_llm
+
+        overrides = {"seed": cfg.seed} | ({"model": cfg.model} if cfg.model else {})
+        llm = get_llm(**overrides)
+    memory = None
+    if cfg.memory != "off":
+        from agentmem.memory_store import AsyncMemory
+
+        if cfg.memory == "frozen" and (cfg.memory_db is None or not cfg.memory_db.is_file()):
+            raise ConfigError("--memory frozen needs an existing --memory-db (build it with --memory on)")
+        url = f"sqlite:///{cfg.memory_db}" if cfg.memory_db else None
+        memory = AsyncMemory(namespace=cfg.namespace, url=url, embedder=cfg.embedder)
+    corpus = LocalCorpus(cfg.corpus) if cfg.corpus else None
+    if corpus is not None:
+        await corpus.ensure_index()
+    agent = DeepResearchAgent(DeepResearchConfig(cases_k=cfg.cases_k, verify=cfg.verify))
+    loop_cfg = LoopConfig(
+        max_steps=cfg.max_steps,
+        memory_mode=cfg.memory,
+        recall_k=max(4, 3 * cfg.cases_k),
+        max_advice_items=max(1, 2 * cfg.cases_k),
+        advice_threshold=cfg.case_threshold,
+        coach_every=0,
+        coach_on_signals=False,
+        condense="fallback",
+        test_time=True,
+    )
+    env_cfg = ResearchEnvConfig(allow_web=cfg.allow_web)
+
+    async def run_task(task: Task, session: int) -> ResultRow:
+        started = time.perf_counter()
+        env = ResearchEnv(env_cfg, corpus=corpus)
+        try:
+            traj = await run_episode(task, agent, env, llm=llm, memory=memory, config=loop_cfg)
+        finally:
+            await env.close()
+        q = labels[task.id]
+        solved = q.final_answer is not None and question_scorer(traj.answer, q.final_answer)
+        case_tasks: dict[str, str] = {}
+        if memory is not None and traj.recalled_ids:
+            for item_id in traj.recalled_ids:
+                try:
+                    item = await memory.get(item_id)
+                except KeyError:
+                    continue
+                case_tasks[item_id] = str(item.payload.get("task_id"))
+        size = await memory.count() if memory is not None else 0
+        return ResultRow(
+            benchmark=cfg.benchmark, session=session, task_id=task.id, solved=bool(solved),
+            score=1.0 if solved else 0.0, attempts=1, steps=len(traj.steps),
+            time_s=round(time.perf_counter() - started, 3), recalled_ids=traj.recalled_ids,
+            advice=[a.text for a in traj.advice], memory_size=size, error=traj.error, level=q.level,
+            details=_details(traj, case_tasks),
+        )  # fmt: skip
+
+    try:
+        rows = await run_sessions(
+            tasks, sessions=cfg.sessions, out_dir=cfg.out, run_task=run_task,
+            concurrency=cfg.concurrency, description=cfg.benchmark,
+        )  # fmt: skip
+    finally:
+        if memory is not None:
+            await memory.aclose()
+        if hasattr(llm, "aclose"):
+            await llm.aclose()
+    rows = ResultsLog(cfg.out / "results.jsonl").load()
+    extra = resolve_table(rows)
+    summary = write_outputs(
+        cfg.out,
+        benchmark=cfg.benchmark,
+        config=cfg.model_dump(mode="json"),
+        rows=rows,
+        extra_html=_extra_html(extra),
+    )
+    summary["per_level"] = {
+        str(s): per_level([(r.level or "?", r.solved) for r in rows if r.session == s])
+        for s in sorted({r.session for r in rows})
+    }
+    summary["memory_resolves"] = extra
+    import json
+
+    (cfg.out / "summary.json").write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
+    return summary
+
+
+def resolve_table(rows: list[ResultRow]) -> list[dict[str, Any]]:
+    """Per session: solved questions split into fresh solves and solves that recalled their own case."""
+    out = []
+    for s in sorted({r.session for r in rows}):
+        srows = [r for r in rows if r.session == s]
+        own = [r for r in srows if r.solved and r.details.get("recalled_same_question")]
+        out.append(
+            {
+                "session": s,
+                "n": len(srows),
+                "solved": sum(r.solved for r in srows),
+                "solved_recalling_own_case": len(own),
+                "solved_without_own_case": sum(r.solved for r in srows) - len(own),
+            }
+        )
+    return out
+
+
+def _extra_html(table: list[dict[str, Any]]) -> str:
+    rows = "".join(
+        f"<tr><td>{t['session']}</td><td>{t['n']}</td><td>{t['solved']}</td>"
+        f"<td>{t['solved_without_own_case']}</td><td>{t['solved_recalling_own_case']}</td></tr>"
+        for t in table
+    )
+    return (
+        "<h2>Solves with and without the question's own case in memory</h2><table><tr><th>session</th>"
+        "<th>n</th><th>solved</th><th>without own case</th><th>recalling own case</th></tr>"
+        + rows
+        + "</table>"
+    )

@@ -1,0 +1,104 @@
+"""The coach: failure signals, and retrieve → rank → decide against the real store."""
+
+from __future__ import annotations
+
+import pytest
+
+from agentmem.coach import Coach, failure_signals, render_case
+from agentmem.errors import ConfigError
+from agentmem.llm.scripted import ScriptedLLM
+from agentmem.policy import SimilarityPolicy
+from agentmem.types import Step, Task
+
+
+def _step(
+    i: int, op: str = "click", obs: str = "page", error: str | None = None, reward: float = 0.0
+) -> Step:
+    return Step(i=i, action={"op": op}, observation=obs, error=error, reward=reward)
+
+
+def test_failure_signals():
+    assert failure_signals([]) == []
+    healthy = [_step(0, "a", "p1"), _step(1, "b", "p2"), _step(2, "c", "p3")]
+    assert failure_signals(healthy) == []
+    errors = [_step(0, "a", "p1"), _step(1, "b", error="stale element"), _step(2, "c", error="stale element")]
+    assert failure_signals(errors) == ["the last 2 step(s) failed: stale element"]
+    repeats = [_step(i, "same", f"p{i}") for i in range(3)]
+    assert failure_signals(repeats) == ["the same action was repeated 3 times"]
+    stuck = [_step(i, op, "same page") for i, op in enumerate("abc")]
+    assert failure_signals(stuck) == ["no progress: the observation has not changed for 3 steps"]
+    rewarded = [_step(i, op, "same page", reward=1.0) for i, op in enumerate("abc")]
+    assert failure_signals(rewarded) == []
+
+
+def test_judge_modes_need_a_model():
+    with pytest.raises(ConfigError):
+        Coach(memory=None, policy=SimilarityPolicy(), llm=None, judge="llm")
+
+
+@pytest.fixture
+async def memory(tmp_path):
+    from agentmem.memory_store import AsyncMemory
+
+    mem = AsyncMemory(namespace="coach-test", url=f"sqlite:///{tmp_path / 'm.db'}")
+    yield mem
+    await mem.aclose()
+
+
+async def test_recall_threshold_kinds_env_and_exclusion(memory):
+    good = await memory.add(
+        "Goal: rotate the grid 90 degrees\nOutcome: success",
+        kind="episode",
+        payload={"env": "arc", "success": True},
+    )
+    concept = await memory.add("Concept: rotation by 90 degrees", kind="concept", payload={"env": "arc"})
+    await memory.add(
+        "Goal: rotate the grid 90 degrees", kind="episode", payload={"env": "web", "success": True}
+    )
+    task = Task(id="t", env="arc", goal="rotate the grid by 90 degrees")
+
+    coach = Coach(memory, SimilarityPolicy(), threshold=0.3, max_items=2)
+    decision = await coach.recall(task, task.goal)
+    assert decision.intervene and decision.advice is not None
+    assert set(decision.advice.item_ids) == {good.id, concept.id}  # the web item is another env's
+    assert "[episode, worked before]" in decision.advice.text and decision.advice.source == "recall"
+    assert decision.advice.confidence == pytest.approx(decision.used[0].score)
+
+    only_concepts = Coach(memory, SimilarityPolicy(), threshold=0.3, kinds=["concept"])
+    assert (await only_concepts.recall(task, task.goal)).advice.item_ids == [concept.id]
+
+    strict = Coach(memory, SimilarityPolicy(), threshold=0.99)
+    silent = await strict.recall(task, task.goal)
+    assert not silent.intervene and silent.advice is None and silent.candidates
+    assert silent.reason.startswith("best score")
+
+    review = await coach.review(
+        task, task.goal, [_step(0, error="boom")], ["the last step failed: boom"], {good.id}
+    )
+    assert review.intervene and good.id not in review.advice.item_ids and review.advice.source == "coach"
+
+
+async def test_failing_judge_means_no_intervention(memory):
+    await memory.add(
+        "Goal: sort numbers\nOutcome: success", kind="episode", payload={"env": "py", "success": True}
+    )
+    llm = ScriptedLLM(default="no idea", max_repairs=0)
+    coach = Coach(memory, SimilarityPolicy(), llm, judge="both", threshold=0.0)
+    decision = await coach.recall(Task(id="t", env="py", goal="sort numbers"), "sort numbers")
+    assert not decision.intervene and decision.reason == "judge failed: LLMOutputError"
+    prompt = llm.calls[0]["messages"][1]["content"]
+    assert "Memories:\n1. [episode, worked before] Goal: sort numbers" in prompt
+
+
+async def test_empty_memory_stays_silent(memory):
+    decision = await Coach(memory, SimilarityPolicy()).recall(
+        Task(id="t", env="x", goal="anything"), "anything"
+    )
+    assert not decision.intervene and decision.reason == "no memories retrieved"
+
+
+def test_render_case_marks_failures():
+    from agentmem.types import MemoryItem
+
+    item = MemoryItem(namespace="n", kind="episode", text="Goal: x", payload={"success": False})
+    assert render_case(item).startswith("[episode, failed before — avoid repeating it]")

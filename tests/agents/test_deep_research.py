@@ -1,0 +1,253 @@
+"""The planner–executor through the real loop, env, sandbox and memory, with a scripted model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from agentmem.agents.deep_research import (
+    DeepResearchAgent,
+    DeepResearchConfig,
+    clean_answer,
+    grounded,
+)
+from agentmem.envs.research import ResearchEnv
+
+from agentmem.llm.scripted import ScriptedLLM
+from agentmem.loop import LoopConfig, run_episode
+from agentmem.types import Task
+
+CODE = "import pandas as pd\ndf = pd.read_csv(FILES['sales.csv'])\nprint(int(df.units.sum()))"
+
+
+def role(messages: list[dict[str, Any]]) -> str:
+    system = messages[0]["content"]
+    if system.startswith("You plan"):
+        return "plan"
+    if system.startswith("You carry out"):
+        return "exec"
+    if system.startswith("You decide"):
+        return "review"
+    return "other"
+
+
+class Router:
+    """A scripted model that answers by role (planner/executor/reviewer), each from its own queue."""
+
+    def __init__(self, **queues: list[Any]):
+        self.queues = {k: list(v) for k, v in queues.items()}
+        self.seen: dict[str, list[str]] = {}
+
+    def __call__(self, messages: list[dict[str, Any]]) -> Any:
+        r = role(messages)
+        self.seen.setdefault(r, []).append(messages[-1]["content"])
+        queue = self.queues.get(r) or []
+        if not queue:
+            raise AssertionError(f"no scripted reply left for {r}")
+        return queue.pop(0) if len(queue) > 1 else queue[0]
+
+
+@pytest.fixture
+def attached(tmp_path: Path) -> Path:
+    d = tmp_path / "files"
+    d.mkdir()
+    (d / "sales.csv").write_text("month,units\nJan,12\nFeb,30\nMar,5\n")
+    return d / "sales.csv"
+
+
+def _task(path: Path, tid: str = "q1", question: str = "How many units were sold in total?") -> Task:
+    return Task(id=tid, env="research", goal=question, payload={"question": question, "file_path": str(path)})
+
+
+def _cfg(**kw: Any) -> LoopConfig:
+    base = dict(max_steps=10, memory_mode="off", coach_every=0, coach_on_signals=False, condense="fallback")
+    return LoopConfig(**(base | kw))
+
+
+PLAN = {
+    "subtasks": [
+        {"goal": "look at the table", "tool": "read_file"},
+        {"goal": "sum units", "tool": "run_python"},
+    ]
+}
+
+
+async def test_plan_execute_answer_verified(attached: Path) -> None:
+    router = Router(
+        plan=[PLAN],
+        exec=[
+            {"tool": "read_file", "args": {"path": "sales.csv"}},
+            {"tool": "done", "result": "columns month, units"},
+            {"tool": "run_python", "args": {"code": CODE}},
+            {"tool": "done", "result": "total 47"},
+        ],
+        review=[{"decision": "answer", "answer": "Final answer: 47."}],
+    )
+    llm = ScriptedLLM(default=router)
+    traj = await run_episode(_task(attached), DeepResearchAgent(), ResearchEnv(), llm=llm, config=_cfg())
+    assert traj.answer == "47"
+    assert traj.outcome.source == "verifier" and traj.outcome.success is True
+    tools = [s.action["tool"] for s in traj.steps if s.action["kind"] == "tool"]
+    assert tools == ["read_file", "run_python"]
+    assert "47" in traj.steps[1].observation
+    # the executor saw the earlier subtask's result and the tool output it asked for
+    assert any("columns month, units" in p for p in router.seen["exec"])
+    assert any("Feb,30" in p for p in router.seen["exec"])
+
+
+async def test_tool_error_is_seen_and_recovered(attached: Path) -> None:
+    router = Router(
+        plan=[{"subtasks": [{"goal": "compute total", "tool": "run_python"}]}],
+        exec=[
+            {"tool": "read_file", "args": {"path": "missing.csv"}},
+            {"tool": "run_python", "args": {"code": CODE}},
+            {"tool": "done", "result": "47"},
+        ],
+        review=[{"decision": "answer", "answer": "47"}],
+    )
+    traj = await run_episode(
+        _task(attached), DeepResearchAgent(), ResearchEnv(), llm=ScriptedLLM(default=router), config=_cfg()
+    )
+    assert traj.steps[0].error and "no such file" in traj.steps[0].error
+    assert any("ERROR: read_file: no such file" in p for p in router.seen["exec"])
+    assert traj.answer == "47" and traj.outcome.success is True
+
+
+async def test_replanning_is_bounded(attached: Path) -> None:
+    router = Router(
+        plan=[{"subtasks": [{"goal": "look at the table", "tool": "read_file"}]}],
+        exec=[
+            {"tool": "read_file", "args": {"path": "sales.csv"}},
+            {"tool": "done", "result": "table read"},
+            {"tool": "run_python", "args": {"code": CODE}},
+            {"tool": "done", "result": "47"},
+        ],
+        review=[
+            {"decision": "replan", "subtasks": [{"goal": "sum units", "tool": "run_python"}]},
+            {"decision": "replan", "subtasks": [{"goal": "again", "tool": "run_python"}]},  # over the bound
+        ],
+    )
+    agent = DeepResearchAgent(DeepResearchConfig(max_replans=1))
+    traj = await run_episode(
+        _task(attached), agent, ResearchEnv(), llm=ScriptedLLM(default=router), config=_cfg()
+    )
+    assert len(router.seen["review"]) == 2
+    # second review may not replan: its (empty) answer is taken, and not verified
+    assert traj.outcome.success is False and traj.answer == ""
+    plans = [s.thought for s in traj.steps if s.thought.startswith("subtask")]
+    assert "subtask 1: sum units" in plans  # the replanned subtask ran
+
+
+async def test_step_budget_forces_an_answer(attached: Path) -> None:
+    router = Router(
+        plan=[PLAN],
+        exec=[{"tool": "read_file", "args": {"path": "sales.csv"}}],  # never says done
+        review=[{"decision": "answer", "answer": "30"}],
+    )
+    agent = DeepResearchAgent(DeepResearchConfig(max_calls_per_subtask=8))
+    traj = await run_episode(
+        _task(attached), agent, ResearchEnv(), llm=ScriptedLLM(default=router), config=_cfg(max_steps=4)
+    )
+    assert len(traj.steps) == 4
+    last = traj.steps[-1]
+    assert last.action["kind"] == "answer" and "step budget" in last.thought
+    assert traj.answer == "30" and traj.outcome.success is True  # 30 is in the table it read
+
+
+async def test_model_failure_is_a_step_error_not_a_crash(attached: Path) -> None:
+    llm = ScriptedLLM(default="not json at all", max_repairs=0)
+    traj = await run_episode(
+        _task(attached),
+        DeepResearchAgent(),
+        ResearchEnv(),
+        llm=llm,
+        config=_cfg(max_steps=3, max_consecutive_errors=2),
+    )
+    assert traj.steps and all(s.error and "LLMOutputError" in s.error for s in traj.steps)
+    assert traj.outcome.success is False
+
+
+def test_helpers() -> None:
+    assert clean_answer(" Final answer: 'Maryland'. ") == "Maryland"
+    assert clean_answer("Answer - 3.8") == "3.8"
+    assert grounded("84.87", ["mean is 84.866666"]) and not grounded("84.8", ["84.866"])
+    assert grounded("1,234", ["total 1234"]) and grounded("district of columbia", ["District of Columbia,1"])
+    assert not grounded("Ohio", ["Iowa"]) and not grounded("", ["x"])
+
+
+async def test_cases_memory_and_no_label_leak(attached: Path, tmp_path: Path) -> None:
+    """Through the eval runner: labels score rows but never reach memory; the next episode's planner
+    sees earlier cases labelled WORKED/FAILED."""
+    from agentmem.eval.research_eval import ResearchRunConfig, run_research_eval
+    from agentmem.memory_store import AsyncMemory
+
+    split = tmp_path / "gaia" / "validation"
+    split.mkdir(parents=True)
+    (split / "sales.csv").write_text(attached.read_text())
+    rows = [
+        {"task_id": "t-sum", "Question": "How many units were sold in total?", "Level": 1,
+         "Final answer": "LABEL-SECRET-1", "file_name": "sales.csv"},
+        {"task_id": "t-max", "Question": "Which month sold the most units?", "Level": 2,
+         "Final answer": "LABEL-SECRET-2", "file_name": "sales.csv"},
+        {"task_id": "t-min", "Question": "Which month sold the fewest units?", "Level": 2,
+         "Final answer": "Mar", "file_name": "sales.csv"},
+    ]  # fmt: skip
+    (split / "metadata.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    answers = iter(["47", "Nov", "Mar"])  # 47: grounded (verified); Nov: not in any output (unverified)
+
+    def review(_: Any) -> dict[str, str]:
+        return {"decision": "answer", "answer": next(answers)}
+
+    router = Router(
+        plan=[PLAN],
+        exec=[
+            {"tool": "read_file", "args": {"path": "sales.csv"}},
+            {"tool": "done", "result": "see table"},
+            {"tool": "run_python", "args": {"code": CODE}},
+            {"tool": "done", "result": "computed"},
+        ],
+    )
+    router.queues["review"] = [None]
+
+    def dispatch(messages: list[dict[str, Any]]) -> Any:
+        if role(messages) == "review":
+            router.seen.setdefault("review", []).append(messages[-1]["content"])
+            return review(messages)
+        return router(messages)
+
+    db = tmp_path / "mem.db"
+    cfg = ResearchRunConfig(
+        benchmark="gaia", data_dir=tmp_path / "gaia", split="validation", out=tmp_path / "out",
+        memory="on", memory_db=db, embedder="hash-64", cases_k=2, max_steps=10,
+    )  # fmt: skip
+    summary = await run_research_eval(cfg, llm=ScriptedLLM(default=dispatch))
+    result_rows = [json.loads(x) for x in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
+    by_id = {r["task_id"]: r for r in result_rows}
+    assert by_id["t-min"]["solved"] is True and by_id["t-sum"]["solved"] is False
+    assert by_id["t-sum"]["details"]["tool_calls"][1]["tool"] == "run_python"
+    assert summary["sessions"][0]["n"] == 3 and summary["sessions"][0]["solved"] == 1
+    assert (tmp_path / "out" / "report.html").is_file() and (
+        tmp_path / "out" / "learning_curve.png"
+    ).is_file()
+
+    mem = AsyncMemory(namespace="research", url=f"sqlite:///{db}", embedder="hash-64")
+    try:
+        dump = [await mem.get(i) for r in result_rows for i in r["recalled_ids"]]
+        assert await mem.count() == 6  # an episode item + a case per question
+        everything = await mem.search("units month sold", k=20)
+        assert len(everything) == 6
+        text = json.dumps([h.item.model_dump(mode="json") for h in everything])
+        assert "LABEL-SECRET" not in text  # labels never written
+        cases = {h.item.payload["task_id"]: h.item for h in everything if h.item.payload.get("case")}
+        assert cases["t-sum"].payload["success"] is True  # the verifier's verdict, though the label disagrees
+        assert cases["t-sum"].payload["source"] == "verifier"
+        assert cases["t-max"].payload["success"] is False
+    finally:
+        await mem.aclose()
+    assert dump  # later episodes recalled earlier cases
+    # the third planner call saw the first case as WORKED and the second as FAILED
+    third_plan = router.seen["plan"][2]
+    assert "[WORKED] Q: How many units were sold in total?" in third_plan
+    assert "[FAILED] Q: Which month sold the most units?" in third_plan
