@@ -101,7 +101,9 @@ def crop_nonbg(g: Grid) -> Grid | None:
     return None if box is None else g[box]
 
 
-def _crop_pick(key: Callable[[Obj], float], *, diag: bool = True, multicolor: bool = True, largest: bool = True):
+def _crop_pick(
+    key: Callable[[Obj], float], *, diag: bool = True, multicolor: bool = True, largest: bool = True
+):
     def prim(g: Grid) -> Grid | None:
         objs = objects(g, diag=diag, multicolor=multicolor)
         if len(objs) < 2:
@@ -239,7 +241,7 @@ def _upscale(k: int):
 def _downscale(k: int):
     def prim(g: Grid) -> Grid | None:
         h, w = g.shape
-        if h % k or w % k or h == k and w == k:
+        if h % k or w % k or (h == k and w == k):
             return None
         small = g[::k, ::k]
         if not (np.kron(small, np.ones((k, k), dtype=np.uint8)) == g).all():
@@ -549,7 +551,13 @@ for _n, _f, _d in [
 _reg("crop_nonbg", crop_nonbg, 1.0, "crop", "crop to the bounding box of all non-background cells")
 _reg("crop_largest", _crop_pick(lambda o: o.size), 1.2, "crop", "crop the largest object")
 _reg("crop_smallest", _crop_pick(lambda o: o.size, largest=False), 1.2, "crop", "crop the smallest object")
-_reg("crop_largest_box", _crop_pick(lambda o: o.cells.size), 1.4, "crop", "crop the object with the largest box")
+_reg(
+    "crop_largest_box",
+    _crop_pick(lambda o: o.cells.size),
+    1.4,
+    "crop",
+    "crop the object with the largest box",
+)
 _reg(
     "crop_largest_mono",
     _crop_pick(lambda o: o.size, multicolor=False),
@@ -557,7 +565,9 @@ _reg(
     "crop",
     "crop the largest single-colour object",
 )
-_reg("crop_most_colors", _crop_pick(lambda o: len(o.colors)), 1.4, "crop", "crop the object with most colours")
+_reg(
+    "crop_most_colors", _crop_pick(lambda o: len(o.colors)), 1.4, "crop", "crop the object with most colours"
+)
 _reg("crop_unique_color", _crop_unique_color, 1.4, "crop", "crop the only object with its colour set")
 _reg("crop_unique_shape", _crop_unique_shape, 1.5, "crop", "crop the object whose shape is unique")
 _reg("crop_interior", _crop_interior, 1.5, "crop", "take the inside of the largest frame")
@@ -609,7 +619,12 @@ _reg("majority_fg", _majority_fg, 1.7, "color", "paint all foreground with the m
 COLOR_FAMILIES["keep"] = (_keep_color, 1.8, "color", "keep only colour {c}")
 COLOR_FAMILIES["remove"] = (_remove_color, 1.7, "color", "remove colour {c}")
 COLOR_FAMILIES["cropc"] = (_crop_color, 1.5, "crop", "crop to the box of colour {c}")
-COLOR_FAMILIES["symfill"] = (_sym_fill_color, 1.5, "symmetry", "colour {c} marks unknown cells: fill by symmetry")
+COLOR_FAMILIES["symfill"] = (
+    _sym_fill_color,
+    1.5,
+    "symmetry",
+    "colour {c} marks unknown cells: fill by symmetry",
+)
 
 
 def primitive(name: str) -> Primitive:

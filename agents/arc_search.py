@@ -276,7 +276,15 @@ class ProgramSearch:
                     cost = g_cost + step.cost
                     heapq.heappush(
                         heap,
-                        (cost + cfg.heuristic_weight * dist, next(counter), depth + 1, new, new_prog, new_macros, cost),
+                        (
+                            cost + cfg.heuristic_weight * dist,
+                            next(counter),
+                            depth + 1,
+                            new,
+                            new_prog,
+                            new_macros,
+                            cost,
+                        ),
                     )
         return SearchResult(
             solutions=solutions,
@@ -319,7 +327,9 @@ def base_steps(program: list[str]) -> list[str]:
     return [s for s in program if not s.startswith("colormap:")]
 
 
-def learn_macros(programs: list[list[str]], *, min_count: int = 2, max_len: int = 3, limit: int = 40) -> list[Macro]:
+def learn_macros(
+    programs: list[list[str]], *, min_count: int = 2, max_len: int = 3, limit: int = 40
+) -> list[Macro]:
     """Sub-programs (length ≥ 2) that recur across verified solutions become named primitives.
 
     Each program counts once per sub-sequence, so one long solution cannot promote itself; more
@@ -329,7 +339,9 @@ def learn_macros(programs: list[list[str]], *, min_count: int = 2, max_len: int 
     for prog in programs:
         steps = base_steps(prog)
         subs = {
-            tuple(steps[i : i + n]) for n in range(2, max_len + 1) for i in range(0, max(0, len(steps) - n + 1))
+            tuple(steps[i : i + n])
+            for n in range(2, max_len + 1)
+            for i in range(0, max(0, len(steps) - n + 1))
         }
         counts.update(subs)
     ranked = sorted(

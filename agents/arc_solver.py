@@ -81,7 +81,9 @@ class ProgramLibrary:
         return lib
 
 
-def merge_priors(memory_priors: Priors, library: ProgramLibrary | None, extra: dict[str, float] | None = None) -> Priors:
+def merge_priors(
+    memory_priors: Priors, library: ProgramLibrary | None, extra: dict[str, float] | None = None
+) -> Priors:
     weights = dict(library.weights()) if library else {}
     for source in (memory_priors.weights, extra or {}):
         for name, w in source.items():
@@ -217,7 +219,9 @@ class ArcSolver:
             best = answer.get("best") or {}
             modes = [f"no program verified on the train pairs ({self.mode} mode)"]
             if best.get("steps"):
-                modes.append(f"closest program '{'+'.join(best['steps'])}' matched {best.get('train_correct', 0)} pair(s)")
+                modes.append(
+                    f"closest program '{'+'.join(best['steps'])}' matched {best.get('train_correct', 0)} pair(s)"
+                )
             modes += [f for f in summary.failure_modes[:2] if f]
             drafts.append(
                 MemoryDraft(
@@ -240,10 +244,16 @@ class ArcSolver:
         return await asyncio.to_thread(_run_search, train, tests, priors, config)
 
     async def _act_search(
-        self, ctx: ActContext, extra: dict[str, float] | None, budget: float | None = None, usage: Usage | None = None
+        self,
+        ctx: ActContext,
+        extra: dict[str, float] | None,
+        budget: float | None = None,
+        usage: Usage | None = None,
     ) -> ActDecision:
         if ctx.history:  # the search already ran; nothing new to offer
-            return ActDecision(action=ArcAction(programs=[], final=True), thought="search exhausted", usage=usage or Usage())
+            return ActDecision(
+                action=ArcAction(programs=[], final=True), thought="search exhausted", usage=usage or Usage()
+            )
         result = await self._search(ctx, extra, budget if budget is not None else self.budget_s)
         programs = [
             ArcProgram(
@@ -273,7 +283,11 @@ class ArcSolver:
             "expanded": result.expanded,
             "elapsed_s": round(result.elapsed_s, 2),
         }
-        return ActDecision(action=ArcAction(programs=programs, final=final, thought=thought), thought=thought, usage=usage or Usage())
+        return ActDecision(
+            action=ArcAction(programs=programs, final=final, thought=thought),
+            thought=thought,
+            usage=usage or Usage(),
+        )
 
     async def _act_llm(self, ctx: ActContext) -> ActDecision:
         train, tests = _task_grids(ctx.task)
@@ -285,9 +299,14 @@ class ArcSolver:
         if ctx.history:
             last = ctx.history[-1]
             prev = (ctx.state.get("last_code") or "")[:1500]
-            parts.append(f"Your previous program:\n```python\n{prev}```\nVerifier feedback:\n{last.observation[:800]}")
+            parts.append(
+                f"Your previous program:\n```python\n{prev}```\nVerifier feedback:\n{last.observation[:800]}"
+            )
             parts.append("Fix the program.")
-        messages = [{"role": "system", "content": _LLM_SYSTEM}, {"role": "user", "content": "\n\n".join(parts)}]
+        messages = [
+            {"role": "system", "content": _LLM_SYSTEM},
+            {"role": "user", "content": "\n\n".join(parts)},
+        ]
         try:
             completion = await ctx.llm.chat(messages, max_tokens=self.llm_max_tokens)
         except LLMError as exc:
@@ -335,10 +354,9 @@ class ArcSolver:
             ctx.state["sketch_error"] = f"{type(exc).__name__}: {exc}"
         remaining = max(0.5, self.budget_s - (time.monotonic() - started))
         decision = await self._act_search(ctx, extra, budget=remaining, usage=usage)
-        if decision.action is not None and isinstance(decision.action, ArcAction):
-            # Keep the episode open for one LLM repair round when the search found nothing verified.
-            if not ctx.state.get("search", {}).get("solutions"):
-                decision.action.final = False
+        # Keep the episode open for one LLM repair round when the search found nothing verified.
+        if isinstance(decision.action, ArcAction) and not ctx.state.get("search", {}).get("solutions"):
+            decision.action.final = False
         return decision
 
 

@@ -18,11 +18,11 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
+from pydantic import BaseModel, Field, field_validator
+
 from agentmem.agents.base import ActContext, ActDecision
 from agentmem.envs.base import Observation
 from agentmem.envs.research import TOOL_NAMES, AnswerAction, ToolCallAction
-from pydantic import BaseModel, Field, field_validator
-
 from agentmem.errors import LLMError
 from agentmem.llm.base import Message
 from agentmem.types import EpisodeSummary, MemoryDraft, SearchHit, Task, Trajectory, Usage

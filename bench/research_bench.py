@@ -26,9 +26,10 @@ def _make_files(d: Path) -> None:
     matplotlib.use("Agg")
     import docx
     import matplotlib.pyplot as plt
-    from agentmem.eval.research_suite import dataset_path
     from openpyxl import Workbook
     from PIL import Image
+
+    from agentmem.eval.research_suite import dataset_path
 
     (d / "macro.csv").write_bytes(dataset_path("macrodata.csv").read_bytes())
     (d / "data.json").write_text(json.dumps({"rows": [{"i": i, "sq": i * i} for i in range(200)]}))

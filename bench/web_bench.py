@@ -135,12 +135,49 @@ async def run(episodes: int, concurrency: int) -> dict[str, Any]:
     }
 
 
+async def audit() -> dict[str, Any]:
+    """Start every shipped task once: does it load offline, reach WOB_TASK_READY and give a goal?"""
+    from agentmem.envs.miniwob import EXCLUDED, all_tasks
+
+    ok: list[str] = []
+    failed: dict[str, str] = {}
+    external: dict[str, list[str]] = {}
+    async with miniwob_suite() as factory:
+        env = factory()
+        for name in all_tasks():
+            seen: list[str] = []
+            try:
+                await env.reset(make_task(name, 1))
+                assert env._page is not None
+                # requests made after load (timers, lazy assets) show up here too
+                env._page.on("request", lambda r, seen=seen: seen.append(r.url))
+                await env.snapshot()
+                ok.append(name)
+            except Exception as exc:
+                failed[name] = f"{type(exc).__name__}: {str(exc)[:160]}"
+            base = env.server.base_url
+            bad = [u for u in seen if not u.startswith((base, "data:", "about:", "blob:"))]
+            if bad:
+                external[name] = bad[:5]
+    return {
+        "bench": "miniwob_offline_audit",
+        "shipped": len(ok) + len(failed),
+        "start_offline": len(ok),
+        "failed": failed,
+        "external_requests": external,
+        "suite": len([t for t in ok if t not in EXCLUDED]),
+        "excluded_by_action_space": len(EXCLUDED),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--episodes", type=int, default=35)
     parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument("--audit", action="store_true", help="start every shipped task once, offline")
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(run(args.episodes, args.concurrency)), indent=2))
+    result = asyncio.run(audit()) if args.audit else asyncio.run(run(args.episodes, args.concurrency))
+    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from agentmem.envs.base import Observation, StepResult
-from agentmem.envs.sandbox import DEFAULT_ALLOWED_IMPORTS, SandboxError, SandboxLimits, arun_batch
 from pydantic import BaseModel, Field
 
+from agentmem.envs.base import Observation, StepResult
+from agentmem.envs.sandbox import DEFAULT_ALLOWED_IMPORTS, SandboxError, SandboxLimits, arun_batch
 from agentmem.errors import DataError, EnvError, InvalidActionError
 from agentmem.types import Outcome, Task
 
@@ -122,7 +122,10 @@ def _check_grid(grid: Any, where: str) -> GridList:
 def _parse(task_id: str, body: Any, source: str) -> ArcTaskData:
     try:
         train = [
-            (_check_grid(p["input"], f"{task_id} train {i}"), _check_grid(p["output"], f"{task_id} train {i}"))
+            (
+                _check_grid(p["input"], f"{task_id} train {i}"),
+                _check_grid(p["output"], f"{task_id} train {i}"),
+            )
             for i, p in enumerate(body["train"])
         ]
         test_inputs = [_check_grid(p["input"], f"{task_id} test {i}") for i, p in enumerate(body["test"])]
@@ -161,7 +164,9 @@ def score_attempts(attempts: list[list[GridList | None]], labels: ArcLabels) -> 
     per_test = []
     for j, truth in enumerate(labels.outputs):
         hit = any(
-            j < len(att) and att[j] is not None and _same(att[j], truth) for att in attempts[:2] if att is not None
+            j < len(att) and att[j] is not None and _same(att[j], truth)
+            for att in attempts[:2]
+            if att is not None
         )
         per_test.append(hit)
     score = sum(per_test) / len(per_test) if per_test else 0.0
@@ -252,7 +257,10 @@ class ArcEnv:
         if task.env != "arc":
             raise EnvError(f"ArcEnv cannot run a {task.env!r} task")
         try:
-            train = [(_check_grid(p["input"], "train"), _check_grid(p["output"], "train")) for p in task.payload["train"]]
+            train = [
+                (_check_grid(p["input"], "train"), _check_grid(p["output"], "train"))
+                for p in task.payload["train"]
+            ]
             tests = task.payload["test"]
             test_inputs = [_check_grid(t["input"], "test") for t in tests]
         except (KeyError, TypeError, DataError) as exc:
@@ -268,30 +276,41 @@ class ArcEnv:
         if self._task is None:
             raise EnvError("reset() must be called before step()")
         if not isinstance(action, ArcAction):
-            action = ArcAction.model_validate(action.model_dump() if isinstance(action, BaseModel) else action)
+            action = ArcAction.model_validate(
+                action.model_dump() if isinstance(action, BaseModel) else action
+            )
         if not action.programs and not action.final:
             raise InvalidActionError("an ARC action needs at least one program (or final=true)")
         self._steps += 1
         reports = [await self._check(i, p) for i, p in enumerate(action.programs)]
         for report, program in zip(reports, action.programs, strict=True):
-            entry = {**program.model_dump(), "test_outputs": report.test_outputs, "train_correct": report.train_correct}
+            entry = {
+                **program.model_dump(),
+                "test_outputs": report.test_outputs,
+                "train_correct": report.train_correct,
+            }
             if report.verified and report.test_outputs and all(o is not None for o in report.test_outputs):
                 if all(v["test_outputs"] != report.test_outputs for v in self._verified):
                     self._verified.append(entry)
-            elif self._best is None or report.train_correct > self._best["train_correct"]:
-                if report.test_outputs and all(o is not None for o in report.test_outputs):
-                    self._best = entry
+            elif (self._best is None or report.train_correct > self._best["train_correct"]) and (
+                report.test_outputs and all(o is not None for o in report.test_outputs)
+            ):
+                self._best = entry
         done = bool(self._verified) or action.final or self._steps >= self.max_attempts
         feedback = "\n".join(r.feedback for r in reports) or "no programs"
         obs = Observation(
             text=feedback,
             data={"reports": [r.model_dump(exclude={"test_outputs"}) for r in reports]},
-            error=None if any(r.verified for r in reports) or not reports else "no program passed every train pair",
+            error=None
+            if any(r.verified for r in reports) or not reports
+            else "no program passed every train pair",
         )
         if not done:
             return StepResult(observation=obs, reward=0.0, done=False)
         success = bool(self._verified)
-        best_frac = 1.0 if success else (self._best["train_correct"] / len(self._train) if self._best else 0.0)
+        best_frac = (
+            1.0 if success else (self._best["train_correct"] / len(self._train) if self._best else 0.0)
+        )
         outcome = Outcome(
             success=success,
             score=best_frac,
@@ -341,7 +360,9 @@ class ArcEnv:
         for o in batch.outcomes:
             outs.append(_as_grid_or_none(o.value) if o.ok else None)
         lines, correct = [], 0
-        for i, ((_, expected), got, raw) in enumerate(zip(self._train, outs[:n], batch.outcomes[:n], strict=True)):
+        for i, ((_, expected), got, raw) in enumerate(
+            zip(self._train, outs[:n], batch.outcomes[:n], strict=True)
+        ):
             if not raw.ok:
                 lines.append(f"train {i + 1}: raised {raw.error_type}: {raw.message}")
             elif got is None:
@@ -351,7 +372,9 @@ class ArcEnv:
             else:
                 lines.append(f"train {i + 1}: {_diff(got, expected)}")
         verified = correct == n
-        head = f"Program {index + 1}: {correct}/{n} train pairs correct" + (" — verified." if verified else ".")
+        head = f"Program {index + 1}: {correct}/{n} train pairs correct" + (
+            " — verified." if verified else "."
+        )
         return ProgramReport(
             index=index,
             train_correct=correct,

@@ -15,7 +15,6 @@ from typing import Any
 
 from agentmem.envs.base import Observation, StepResult
 from agentmem.envs.web import BrowserHost, StaticSiteServer, WebAction, WebEnv, WebEnvConfig, _EpisodeEnd
-
 from agentmem.errors import DataError, EnvError
 from agentmem.types import Outcome, Task
 
@@ -49,6 +48,10 @@ EXCLUDED: dict[str, str] = {
 
 # Never part of the page the agent sees: MiniWoB's own HUD, click visualiser, start cover and the
 # query (the goal is given separately).
+# The suite must never touch the network: every host but 127.0.0.1 fails to resolve (no per-request
+# interception cost, unlike routing every request through Python).
+OFFLINE_ARGS: tuple[str, ...] = ("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",)
+
 MINIWOB_IGNORE = ["#reward-display", "#click-canvas", "#sync-task-cover", "#query"]
 
 
@@ -122,6 +125,7 @@ def miniwob_config(**overrides: Any) -> WebEnvConfig:
         ignore_selectors=list(MINIWOB_IGNORE),
         viewport_width=500,
         viewport_height=400,
+        settle_ms=0,  # local pages react synchronously; the reward is read right after the action
     )
     base.update(overrides)
     return WebEnvConfig(**base)
@@ -225,7 +229,7 @@ class MiniWoBEnv(WebEnv):
 @contextlib.asynccontextmanager
 async def miniwob_suite(config: WebEnvConfig | None = None):
     """A shared browser + server and a factory of MiniWoB envs (one context each) for concurrent episodes."""
-    host = BrowserHost()
+    host = BrowserHost(extra_args=OFFLINE_ARGS)
     server = MiniWoBServer().start()
     envs: list[MiniWoBEnv] = []
 

@@ -11,6 +11,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Literal
 
+from pydantic import BaseModel, Field, ValidationError
+
 from agentmem.envs.base import Observation, StepResult
 from agentmem.envs.research_corpus import CorpusSearchArgs, LocalCorpus
 from agentmem.envs.research_tools import (
@@ -26,8 +28,6 @@ from agentmem.envs.research_tools import (
     render,
     web_search,
 )
-from pydantic import BaseModel, Field, ValidationError
-
 from agentmem.errors import InvalidActionError, SandboxError, ToolError
 from agentmem.types import Outcome, Task
 
@@ -62,11 +62,24 @@ PythonRunner = Callable[[RunPythonArgs, dict[str, str]], Awaitable[RunPythonResu
 PYTHON_IMPORTS = ("pandas", "csv", "numpy", "math", "statistics", "re", "json", "collections", "datetime")
 
 
+# Bare attachment names resolve to their paths (small models write read_csv("data.csv")).
+_PRELUDE = """FILES = {files!r}
+import pandas as _pd
+def _attached(p):
+    return FILES.get(p, p) if isinstance(p, str) else p
+_pd_read_csv, _pd_read_excel, _open = _pd.read_csv, _pd.read_excel, open
+_pd.read_csv = lambda p, *a, **k: _pd_read_csv(_attached(p), *a, **k)
+_pd.read_excel = lambda p, *a, **k: _pd_read_excel(_attached(p), *a, **k)
+def open(p, *a, **k):
+    return _open(_attached(p), *a, **k)
+"""
+
+
 async def sandbox_python(args: RunPythonArgs, files: dict[str, str]) -> RunPythonResult:
     """Run code in the project's sandbox (envs/sandbox.py); FILES maps attachment names to paths."""
     from agentmem.envs import sandbox
 
-    code = f"FILES = {files!r}\n" + args.code
+    code = _PRELUDE.format(files=files) + args.code
     limits = sandbox.SandboxLimits(cpu_s=args.timeout_s, wall_s=args.timeout_s + 10, memory_mb=2048)
     allowed = tuple(dict.fromkeys((*sandbox.DEFAULT_ALLOWED_IMPORTS, *PYTHON_IMPORTS)))
     try:

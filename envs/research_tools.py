@@ -15,9 +15,9 @@ import wave
 from pathlib import Path
 from typing import Any, Literal
 
-from agentmem.envs.base import quote_untrusted
 from pydantic import BaseModel, Field, field_validator
 
+from agentmem.envs.base import quote_untrusted
 from agentmem.errors import ToolError
 
 DEFAULT_MAX_CHARS = 4000

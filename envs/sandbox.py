@@ -14,6 +14,7 @@ imports and writes outside the temp dir. Failures come back as typed `SandboxErr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import os
@@ -86,7 +87,9 @@ class CallOutcome(BaseModel):
 
     def raise_for_error(self) -> None:
         if not self.ok:
-            raise _error_for(self.kind or "exception", self.error_type or "", self.message or "", self.traceback)
+            raise _error_for(
+                self.kind or "exception", self.error_type or "", self.message or "", self.traceback
+            )
 
 
 class SandboxResult(BaseModel):
@@ -225,13 +228,13 @@ def _run(
 
 
 def _kill_group(pid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
-def _parse(out: bytes, err: bytes, returncode: int, nonce: str, limits: SandboxLimits, wall: float) -> BatchResult:
+def _parse(
+    out: bytes, err: bytes, returncode: int, nonce: str, limits: SandboxLimits, wall: float
+) -> BatchResult:
     if len(out) > limits.max_output_bytes:
         raise SandboxCrashError(f"output of {len(out)} bytes exceeds the limit of {limits.max_output_bytes}")
     text = out.decode("utf-8", errors="replace")
@@ -242,7 +245,9 @@ def _parse(out: bytes, err: bytes, returncode: int, nonce: str, limits: SandboxL
             raise SandboxTimeoutError(f"CPU limit of {limits.cpu_s:g}s exceeded (signal {-returncode})")
         if "MemoryError" in stderr or "Cannot allocate memory" in stderr:
             raise SandboxMemoryError(f"memory limit of {limits.memory_mb} MiB exceeded")
-        raise SandboxCrashError(f"sandbox process ended with code {returncode} and no result: {stderr.strip()}")
+        raise SandboxCrashError(
+            f"sandbox process ended with code {returncode} and no result: {stderr.strip()}"
+        )
     line = text[marker + len(nonce) :].split("\n", 1)[0]
     try:
         report = json.loads(line)
@@ -253,7 +258,10 @@ def _parse(out: bytes, err: bytes, returncode: int, nonce: str, limits: SandboxL
         raise SandboxCrashError(f"sandbox set-up failed: {report.get('type')}: {report.get('message')}")
     if status == "load_error":
         raise _error_for(
-            report.get("kind", "exception"), report.get("type", ""), report.get("message", ""), report.get("traceback")
+            report.get("kind", "exception"),
+            report.get("type", ""),
+            report.get("message", ""),
+            report.get("traceback"),
         )
     outcomes = [
         CallOutcome(

@@ -65,6 +65,7 @@ def _main() -> None:
         return
 
     allowed = frozenset(request.get("allowed_imports", []))
+
     # The hook depends only on immutable values, and once added it can never be removed or disarmed.
     def audit(event: str, args: tuple) -> None:
         if event == "import":

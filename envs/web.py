@@ -25,9 +25,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, Self
 
-from agentmem.envs.base import Observation, StepResult, quote_untrusted
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from agentmem.envs.base import Observation, StepResult, quote_untrusted
 from agentmem.errors import EnvError, InvalidActionError
 from agentmem.types import Outcome, Task
 
@@ -62,6 +62,49 @@ _INIT_SCRIPT = """
   };
 })();
 """
+
+
+# One round trip before acting on an element: is it still there (else stale), where is its centre,
+# and is it what the pointer would hit there (else it is covered: fall back to a DOM click).
+_PROBE_JS = """
+(sel) => {
+  const e = document.querySelector(sel);
+  if (!e) return null;
+  let r = e.getBoundingClientRect();
+  if (r.bottom < 0 || r.top > innerHeight || r.right < 0 || r.left > innerWidth) {
+    e.scrollIntoView({block: 'center', inline: 'center'});
+    r = e.getBoundingClientRect();
+  }
+  const x = r.left + r.width / 2, y = r.top + r.height / 2;
+  const at = r.width > 0 && r.height > 0 ? document.elementFromPoint(x, y) : null;
+  return {x: x, y: y, hit: !!at && (at === e || e.contains(at))};
+}
+"""
+
+
+_TYPE_JS = """
+([sel, text]) => {
+  const e = document.querySelector(sel);
+  if (!e) return 'stale';
+  if (e.disabled || e.readOnly) return 'disabled or read-only';
+  e.focus();
+  if (e.isContentEditable) {
+    e.textContent = text;
+  } else if (e instanceof HTMLInputElement || e instanceof HTMLTextAreaElement) {
+    const proto = e instanceof HTMLTextAreaElement ? HTMLTextAreaElement.prototype : HTMLInputElement.prototype;
+    Object.getOwnPropertyDescriptor(proto, 'value').set.call(e, text);
+  } else {
+    return 'no value to set';
+  }
+  e.dispatchEvent(new Event('input', {bubbles: true}));
+  e.dispatchEvent(new Event('change', {bubbles: true}));
+  return 'ok';
+}
+"""
+
+
+def _stale(act: WebAction) -> str:
+    return f"element [{act.id}] is stale (the page changed); use the new list"
 
 
 class WebAction(BaseModel):
@@ -284,12 +327,23 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+class _QuietServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A page closed mid-transfer (episode over, context closed) is normal: no traceback.
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class StaticSiteServer:
     """Serves a folder on a free 127.0.0.1 port in a daemon thread (local suites, test sites)."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
-        self._server: http.server.ThreadingHTTPServer | None = None
+        self._server: _QuietServer | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -301,8 +355,7 @@ class StaticSiteServer:
     def start(self) -> Self:
         if self._server is None:
             handler = functools.partial(_QuietHandler, directory=str(self.root))
-            self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-            self._server.daemon_threads = True
+            self._server = _QuietServer(("127.0.0.1", 0), handler)
             self._thread = threading.Thread(
                 target=self._server.serve_forever, name="static-http", daemon=True
             )
@@ -520,13 +573,14 @@ class WebEnv:
         if self.config.settle_ms:
             await asyncio.sleep(self.config.settle_ms / 1000)
 
-    def _element(self, act: WebAction) -> tuple[Element, Any]:
+    def _element(self, act: WebAction) -> tuple[Element, str, Any]:
         assert act.id is not None
         el = self._elements.get(act.id)
         if el is None:
             hint = f"1..{len(self._elements)}" if self._elements else "none"
             raise InvalidActionError(f"no element [{act.id}] in the current list (valid: {hint})")
-        return el, self._require_page().locator(f'[data-am-id="{self._gen}-{act.id}"]')
+        sel = f'[data-am-id="{self._gen}-{act.id}"]'
+        return el, sel, self._require_page().locator(sel)
 
     async def _apply(self, act: WebAction) -> None:
         page = self._require_page()
@@ -536,23 +590,23 @@ class WebEnv:
 
         try:
             if act.action in _NEEDS_ID:
-                el, loc = self._element(act)
-                if await loc.count() == 0:
-                    raise InvalidActionError(
-                        f"element [{act.id}] is stale (the page changed); use the new list"
-                    )
-                if act.action == "click":
-                    await self._click(loc, timeout)
-                elif act.action == "type":
-                    await self._type(el, loc, act, timeout)
+                el, sel, loc = self._element(act)
+                if act.action == "type":
+                    await self._type(el, sel, act)
                 else:
-                    await self._select(el, loc, act.text or "", timeout)
+                    probe = await page.evaluate(_PROBE_JS, sel)
+                    if probe is None:
+                        raise InvalidActionError(_stale(act))
+                    if act.action == "click":
+                        await self._click(page, sel, probe)
+                    else:
+                        await self._select(el, loc, act.text or "", timeout)
             elif act.action == "press":
                 await page.keyboard.press(self._key(act.text or ""))
             elif act.action == "scroll":
                 sign = -1 if (act.text or "down").lower() == "up" else 1
                 if act.id is not None:
-                    _, loc = self._element(act)
+                    _, _, loc = self._element(act)
                     await loc.evaluate(
                         "(e, s) => e.scrollBy(0, s * Math.max(100, e.clientHeight * 0.8))", sign
                     )
@@ -576,16 +630,18 @@ class WebEnv:
             first = str(exc).splitlines()[0][:200]
             raise InvalidActionError(f"{act.short()} failed: {first}") from exc
 
-    async def _click(self, loc: Any, timeout: int) -> None:
-        from playwright.async_api import TimeoutError as PWTimeout
+    async def _click(self, page: Page, sel: str, probe: dict[str, Any]) -> None:
+        """A real mouse click at the element's centre when it is what the pointer would hit there.
 
-        try:
-            await loc.click(timeout=timeout)
-        except PWTimeout:
-            # Covered or animating: a DOM click still reaches the element's own handlers.
-            await loc.evaluate("(e) => e.click()", timeout=timeout)
+        Cheaper than Playwright's actionability waits (one probe, one click); when the element is
+        covered or has no box, a DOM click still reaches the element's own handlers.
+        """
+        if probe.get("hit"):
+            await page.mouse.click(probe["x"], probe["y"])
+        else:
+            await page.evaluate("(s) => document.querySelector(s).click()", sel)
 
-    async def _type(self, el: Element, loc: Any, act: WebAction, timeout: int) -> None:
+    async def _type(self, el: Element, sel: str, act: WebAction) -> None:
         editable = el.role in (
             "textbox",
             "searchbox",
@@ -597,16 +653,18 @@ class WebEnv:
             "input",
             "textarea",
         )
-        if not editable:
+        if not editable or el.tag == "select":
             raise InvalidActionError(f"element [{act.id}] ({el.role}) is not a text field")
-        text = act.text or ""
-        await loc.fill("", timeout=timeout)
-        if len(text) <= 40:
-            await loc.press_sequentially(text, timeout=timeout)  # real key events (autocomplete widgets)
-        else:
-            await loc.fill(text, timeout=timeout)
+        page = self._require_page()
+        # One round trip: focus, set the value the way frameworks notice (native setter + input/change
+        # events, which autocomplete widgets and React listen to); Enter is a real key press.
+        status = await page.evaluate(_TYPE_JS, [sel, act.text or ""])
+        if status == "stale":
+            raise InvalidActionError(_stale(act))
+        if status != "ok":
+            raise InvalidActionError(f"element [{act.id}] is not a text field ({status})")
         if act.enter:
-            await loc.press("Enter", timeout=timeout)
+            await page.keyboard.press("Enter")
 
     async def _select(self, el: Element, loc: Any, option: str, timeout: int) -> None:
         if el.tag != "select":

@@ -70,7 +70,9 @@ async def run_arc_eval(cfg: ArcEvalConfig) -> dict[str, Any]:
     from agentmem.llm import get_llm
     from agentmem.loop import run_episode
 
-    data = load_arc_tasks(version=cfg.version, split=cfg.split, folder=cfg.folder, ids=cfg.ids, limit=cfg.limit)
+    data = load_arc_tasks(
+        version=cfg.version, split=cfg.split, folder=cfg.folder, ids=cfg.ids, limit=cfg.limit
+    )
     tasks: list[Task] = []
     labels: dict[str, ArcLabels] = {}
     by_id: dict[str, ArcTaskData] = {}
@@ -165,7 +167,9 @@ async def run_arc_eval(cfg: ArcEvalConfig) -> dict[str, Any]:
     selected = {t.id for t in tasks}
     rows = [r for r in rows if r.task_id in selected]
     config = cfg.model_dump(mode="json") | {"llm": getattr(llm, "name", ""), "n_tasks": len(tasks)}
-    return write_outputs(out, benchmark="arc", config=config, rows=rows, extra_html=render_examples(rows, by_id))
+    return write_outputs(
+        out, benchmark="arc", config=config, rows=rows, extra_html=render_examples(rows, by_id)
+    )
 
 
 def _grid_html(grid: list[list[int]] | None, cell: int = 10) -> str:

@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-from agentmem.eval.harness import ResultRow, run_sessions, write_outputs
 from pydantic import BaseModel, Field
 
 from agentmem.errors import ConfigError
+from agentmem.eval.harness import ResultRow, run_sessions, write_outputs
 from agentmem.types import Task, Trajectory
 
 
@@ -152,9 +152,8 @@ def screenshots_html(rows: list[ResultRow], out: Path, per_session: int = 3) -> 
 async def run_miniwob_eval(cfg: MiniWoBEvalConfig, llm: Any = None) -> dict[str, Any]:
     """Run the configured evaluation; write results/summary/plot/report into `cfg.out`."""
     from agentmem.agents.web_navigator import WebNavigator
-    from agentmem.envs.miniwob import MiniWoBEnv, MiniWoBServer
+    from agentmem.envs.miniwob import OFFLINE_ARGS, MiniWoBEnv, MiniWoBServer
     from agentmem.envs.web import BrowserHost
-
     from agentmem.loop import run_episode
 
     tasks = build_tasks(cfg)
@@ -166,7 +165,7 @@ async def run_miniwob_eval(cfg: MiniWoBEvalConfig, llm: Any = None) -> dict[str,
     )
     agent = WebNavigator()
     loop_cfg = loop_config(cfg)
-    host = BrowserHost()
+    host = BrowserHost(extra_args=OFFLINE_ARGS)
     server = MiniWoBServer().start()
     shot_slots: dict[int, int] = {}
 

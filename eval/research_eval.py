@@ -12,11 +12,11 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-from agentmem.eval.gaia import GaiaQuestion, load_gaia, per_level, question_scorer
-from agentmem.eval.harness import ResultRow, ResultsLog, run_sessions, write_outputs
 from pydantic import BaseModel, Field
 
 from agentmem.errors import ConfigError
+from agentmem.eval.gaia import GaiaQuestion, load_gaia, per_level, question_scorer
+from agentmem.eval.harness import ResultRow, ResultsLog, run_sessions, write_outputs
 from agentmem.types import Task
 
 
@@ -69,7 +69,6 @@ async def run_research_eval(cfg: ResearchRunConfig, llm: Any = None) -> dict[str
     from agentmem.agents.deep_research import DeepResearchAgent, DeepResearchConfig
     from agentmem.envs.research import ResearchEnv, ResearchEnvConfig
     from agentmem.envs.research_corpus import LocalCorpus
-
     from agentmem.loop import LoopConfig, run_episode
 
     questions = load_gaia(cfg.data_dir, cfg.split, levels=cfg.levels)

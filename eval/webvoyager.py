@@ -16,11 +16,11 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-from agentmem.envs.base import quote_untrusted
-from agentmem.eval.harness import ResultRow, run_sessions, write_outputs
 from pydantic import BaseModel, Field, ValidationError
 
+from agentmem.envs.base import quote_untrusted
 from agentmem.errors import DataError, LLMError
+from agentmem.eval.harness import ResultRow, run_sessions, write_outputs
 from agentmem.types import Outcome, Task
 
 _JUDGE_SYSTEM = (
@@ -192,7 +192,6 @@ async def run_webvoyager_eval(
     from agentmem.agents.web_navigator import WebNavigator
     from agentmem.envs.web import BrowserHost, WebEnv, WebEnvConfig
     from agentmem.eval.miniwob import make_llm, open_memory, screenshots_html, trajectory_details
-
     from agentmem.loop import LoopConfig, run_episode
 
     tasks = load_webvoyager(cfg.data, limit=cfg.limit, sites=cfg.sites, ids=cfg.ids)

@@ -7,6 +7,8 @@ facades on one database reuse one engine, one embedder and one index per namespa
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import threading
 from collections.abc import Iterable, Sequence
 from functools import partial
@@ -14,16 +16,28 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from agentmem.errors import InvalidItemError, MemoryStoreError
 from agentmem.memory_store.core import Store, _check_payload, validate_kinds, validate_namespace
 from agentmem.memory_store.embedders import Embedder, get_embedder
 from agentmem.memory_store.models import ConsolidationReport, MemoryStats, TransferReport, UsageEvent
 from agentmem.memory_store.scoring import Scorer
-
-from agentmem.errors import InvalidItemError, MemoryStoreError
 from agentmem.types import MemoryDraft, MemoryItem, SearchHit
 
 _registry: dict[tuple, Store] = {}
 _registry_lock = threading.Lock()
+
+
+@atexit.register
+def _close_all() -> None:
+    """Persist indexes of stores left open (e.g. `with_namespace` views nobody closed) at exit."""
+    with _registry_lock:
+        stores = list(_registry.values())
+        _registry.clear()
+    for store in stores:
+        # exiting: a failure here only costs a catch-up on the next open (the index is derived)
+        with contextlib.suppress(Exception):
+            store.close()
 
 
 def _acquire(

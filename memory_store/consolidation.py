@@ -11,14 +11,14 @@ import time
 from typing import Any
 
 import numpy as np
+from sqlalchemy import insert, select, update
+
+from agentmem.errors import InvalidItemError
 from agentmem.memory_store import db
 from agentmem.memory_store.core import Store, _bytes_vec, row_to_item, validate_namespace
 from agentmem.memory_store.models import ConsolidationReport, MergeGroup
 from agentmem.memory_store.schema import history, items
 from agentmem.memory_store.scoring import WeightedScorer
-from sqlalchemy import insert, select, update
-
-from agentmem.errors import InvalidItemError
 
 _NEIGHBOURS = 16
 

@@ -23,16 +23,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy.engine import make_url
+
+from agentmem.errors import EmbedderMismatchError, InvalidItemError, ItemNotFoundError, MemoryStoreError
 from agentmem.memory_store import db
 from agentmem.memory_store.embedders import Embedder, normalise
 from agentmem.memory_store.models import IndexStats, MemoryStats, UsageEvent
 from agentmem.memory_store.schema import history, items, namespaces, store_meta, usage_events
 from agentmem.memory_store.scoring import Scorer, WeightedScorer, mmr_order
 from agentmem.memory_store.vector_index import VectorIndex
-from sqlalchemy import Connection, Engine, func, insert, select, update
-from sqlalchemy.engine import make_url
-
-from agentmem.errors import EmbedderMismatchError, InvalidItemError, ItemNotFoundError, MemoryStoreError
 from agentmem.types import MEMORY_KINDS, MemoryDraft, MemoryItem, SearchHit
 
 MAX_TEXT_CHARS = 16_000

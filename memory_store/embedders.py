@@ -46,7 +46,9 @@ class SentenceTransformerEmbedder:
 
     def __init__(self, model_path: str | None = None, name: str = DEFAULT_EMBEDDER, batch_size: int = 64):
         self.name = name
-        self.dim = 384
+        # The bundled MiniLM is known to be 384-d, so opening a store needs no model load; another
+        # model's dimension is read from the model itself.
+        self._dim: int | None = 384 if model_path is None else None
         self._model_path = model_path
         self._batch_size = batch_size
         self._model = None
@@ -73,9 +75,17 @@ class SentenceTransformerEmbedder:
             path = str(get_model_path())
         model = SentenceTransformer(path, device="cpu", local_files_only=True)
         getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-        self.dim = int(getter())
+        self._dim = int(getter())
         self._model = model
         return model
+
+    @property
+    def dim(self) -> int:
+        if self._dim is None:
+            with self._lock:
+                self._load()
+        assert self._dim is not None
+        return self._dim
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:

@@ -114,7 +114,9 @@ class AgentMemStore(BaseStore):
         return await asyncio.to_thread(self.batch, list(ops))
 
     # ------------------------------------------------------------------ ops
-    def _to_item(self, item: MemoryItem, namespace: tuple[str, ...], score: float | None = None, search=False):
+    def _to_item(
+        self, item: MemoryItem, namespace: tuple[str, ...], score: float | None = None, search=False
+    ):
         value = dict(item.payload)
         if search:
             return SearchItem(
@@ -126,7 +128,11 @@ class AgentMemStore(BaseStore):
                 score=score,
             )
         return Item(
-            value=value, key=item.id, namespace=namespace, created_at=item.created_at, updated_at=item.updated_at
+            value=value,
+            key=item.id,
+            namespace=namespace,
+            created_at=item.created_at,
+            updated_at=item.updated_at,
         )
 
     def _get(self, op: GetOp) -> Item | None:
@@ -144,7 +150,9 @@ class AgentMemStore(BaseStore):
         for _, tokens in paths:
             found = [value] if tokens == "$" else get_text_at_path(value, tokens)
             for piece in found:
-                texts.append(piece if isinstance(piece, str) else json.dumps(piece, sort_keys=True, default=str))
+                texts.append(
+                    piece if isinstance(piece, str) else json.dumps(piece, sort_keys=True, default=str)
+                )
         text = "\n".join(t for t in texts if t and t.strip())
         return text or None
 
@@ -186,7 +194,11 @@ class AgentMemStore(BaseStore):
         return [ns for ns in self._namespaces() if ns[: len(prefix)] == prefix]
 
     def _search(self, op: SearchOp) -> list[SearchItem]:
-        where = (lambda value: all(_compare(value.get(k), v) for k, v in op.filter.items())) if op.filter else None
+        where = (
+            (lambda value: all(_compare(value.get(k), v) for k, v in op.filter.items()))
+            if op.filter
+            else None
+        )
         spaces = self._matching_namespaces(op.namespace_prefix)
         want = op.offset + op.limit
         if op.query:
@@ -215,10 +227,7 @@ class AgentMemStore(BaseStore):
             for condition in op.match_conditions:
                 _check_labels(tuple(p for p in condition.path if p != "*"))
             spaces = [ns for ns in spaces if all(_matches(c, ns) for c in op.match_conditions)]
-        if op.max_depth is not None:
-            spaces = sorted({ns[: op.max_depth] for ns in spaces})
-        else:
-            spaces = sorted(spaces)
+        spaces = sorted({ns[: op.max_depth] for ns in spaces}) if op.max_depth is not None else sorted(spaces)
         return spaces[op.offset : op.offset + op.limit]
 
 

@@ -8,12 +8,12 @@ import os
 from pathlib import Path
 
 import numpy as np
-from agentmem.memory_store.core import Store, _bytes_vec, row_to_item, validate_namespace
-from agentmem.memory_store.models import TransferReport
-from agentmem.memory_store.schema import items
 from sqlalchemy import select
 
 from agentmem.errors import InvalidItemError
+from agentmem.memory_store.core import Store, _bytes_vec, row_to_item, validate_namespace
+from agentmem.memory_store.models import TransferReport
+from agentmem.memory_store.schema import items
 from agentmem.types import MemoryItem
 
 FORMAT = "agentmem.memory/1"

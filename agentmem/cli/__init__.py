@@ -21,10 +21,11 @@ app.add_typer(eval_app, name="eval")
 COMMAND_MODULES = [
     "agentmem.cli.llm_commands",  # chat, models, serve
     "agentmem.cli.doctor",
+    "agentmem.cli.memory",  # memory stats|search|export|import|consolidate|reembed
     "agentmem.cli.eval_research",  # eval gaia, eval research
     "agentmem.cli.eval_arc",  # agentmem eval arc
     "agentmem.cli.eval_web",  # agentmem eval miniwob, agentmem eval webvoyager
-    "agentmem.cli.demo",  # smoke of the embedded model; the ARC engineer replaces it
+    "agentmem.cli.demo",  # the ARC learning demo (make demo)
 ]
 
 

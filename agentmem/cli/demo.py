@@ -1,50 +1,64 @@
-"""`agentmem demo`: a real smoke of the embedded model through the SDK (replaced by the ARC job later).
+"""`agentmem demo`: the ARC learning demo on a CPU, with the embedded model and memory on.
 
-It answers a plain prompt and a schema-constrained one with the local GGUF model, no network.
+Two sessions over a slice of ARC-AGI-1 training tasks with the hybrid solver: the embedded model
+sketches which DSL families a task needs, the program search fills them in, verified programs become
+concepts in memory, and session 2 runs with what session 1 learned. Prints the per-session table
+(solved, newly solved, rate, mean time) and where the report is.
 """
 
 from __future__ import annotations
+
+import time
+from pathlib import Path
 
 import typer
 
 
 def demo(
-    model: str = typer.Option(
-        "qwen2.5-coder-1.5b", "--model", "-m", help="Embedded model name or GGUF path."
-    ),
+    tasks: int = typer.Option(20, help="how many ARC-AGI-1 training tasks (first N by id)"),
+    sessions: int = typer.Option(2, help="sessions; each later one recalls what earlier ones verified"),
+    budget_s: float = typer.Option(8.0, help="solve budget per task, seconds"),
+    solver: str = typer.Option("hybrid", help="hybrid (model sketch + search) | search | llm"),
+    model: str = typer.Option("qwen2.5-coder-0.5b", "--model", "-m", help="embedded model name or GGUF path"),
+    out: Path = typer.Option(None, help="output folder (default: runs/demo-<timestamp>)"),
 ) -> None:
-    """Ask the embedded model two questions (plain text, then a validated JSON object)."""
-    from pydantic import BaseModel, Field
-
+    """Run the ARC learning demo and print the per-session table."""
+    from agentmem.cli.eval_arc import print_sessions
     from agentmem.errors import AgentMemError
-    from agentmem.llm import get_llm
+    from agentmem.eval.arc import ArcEvalConfig, run_arc_eval
     from agentmem.sync import run_sync
 
-    class Answer(BaseModel):
-        language: str = Field(description="programming language name")
-        hello_world: str = Field(description="a one-line hello world program in that language")
-
-    async def go() -> None:
-        llm = get_llm(backend="llamacpp", model=model, max_tokens=128)
-        plain = await llm.chat(
-            [{"role": "user", "content": "In one sentence: what is a memory-augmented agent?"}]
-        )
-        typer.echo(f"plain answer: {plain.text.strip()}")
-        typer.echo(
-            f"  ({plain.usage.prompt_tokens}+{plain.usage.completion_tokens} tokens, {plain.latency_s:.2f}s)"
-        )
-        structured = await llm.chat(
-            [{"role": "user", "content": "Pick Python. Give its name and a one-line hello world program."}],
-            schema=Answer,
-        )
-        typer.echo(f"structured answer: {structured.parsed.model_dump_json()}")
-        typer.echo(f"  (schema-valid after {structured.attempts} attempt(s), {structured.latency_s:.2f}s)")
-
+    out = out or Path("runs") / time.strftime("demo-%Y%m%d-%H%M%S")
+    cfg = ArcEvalConfig(
+        version="arcagi1",
+        split="training",
+        limit=tasks,
+        solver=solver,  # type: ignore[arg-type]
+        memory="on",
+        sessions=sessions,
+        budget_s=budget_s,
+        max_depth=3,
+        concurrency=1,
+        out=out,
+        backend="llamacpp",
+        model=model,
+        llm_rounds=1,  # sketch + search; no slow whole-grid code-writing round on a CPU
+    )
+    typer.echo(
+        f"ARC learning demo: {tasks} ARC-AGI-1 training tasks x {sessions} sessions, solver={solver}, "
+        f"model={model}, memory on, {budget_s:g}s per task -> {out}"
+    )
+    started = time.monotonic()
     try:
-        run_sync(go())
+        summary = run_sync(run_arc_eval(cfg))
     except AgentMemError as exc:
-        typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
+        typer.secho(f"error: {type(exc).__name__}: {exc}", fg="red", err=True)
         raise typer.Exit(1) from exc
+    print_sessions(summary)
+    for s in summary.get("sessions", []):
+        typer.echo(f"session {s['session']}: mean time per task {s.get('mean_time_s', 0.0):.1f}s")
+    typer.echo(f"done in {time.monotonic() - started:.0f}s")
+    typer.echo(f"report: {out / 'report.html'}  (results.jsonl, summary.json, learning_curve.png beside it)")
 
 
 def register(app: typer.Typer) -> None:

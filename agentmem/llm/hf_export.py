@@ -31,12 +31,13 @@ def export_hf_folder(name: str, *, cache_dir: Path | None = None, dtype: str = "
         return out
     gguf_path = ensure_model(name, cache_dir=cache_dir)
     try:
-        import gguf  # noqa: F401  (transformers needs it to read GGUF)
+        import accelerate  # noqa: F401  (transformers needs both to read GGUF)
+        import gguf  # noqa: F401
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
     except ImportError as exc:
         raise LLMUnavailableError(
-            f"exporting {name} for vLLM needs transformers, torch and gguf: pip install gguf ({exc})"
+            f"exporting {name} for vLLM needs transformers, torch, gguf and accelerate: pip install gguf accelerate ({exc})"
         ) from exc
     out.parent.mkdir(parents=True, exist_ok=True)
     with _file_lock(out.parent / f"{out.name}.lock"):
@@ -46,14 +47,13 @@ def export_hf_folder(name: str, *, cache_dir: Path | None = None, dtype: str = "
         shutil.rmtree(tmp, ignore_errors=True)
         try:
             src = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
-            model = AutoModelForCausalLM.from_config(src.config, torch_dtype=getattr(torch, dtype))
+            model = AutoModelForCausalLM.from_config(src.config, dtype=getattr(torch, dtype))
             missing, unexpected = model.load_state_dict(src.state_dict(), strict=False)
             real_missing = [k for k in missing if "lm_head" not in k]  # tied embeddings
             if real_missing or unexpected:
                 raise LLMUnavailableError(
                     f"GGUF export of {name}: missing {real_missing[:5]}, unexpected {unexpected[:5]}"
                 )
-            model.config.torch_dtype = dtype
             model.save_pretrained(tmp, safe_serialization=True)
             tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
             tokenizer.save_pretrained(tmp)

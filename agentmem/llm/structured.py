@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -95,7 +96,12 @@ def parse_structured(text: str, schema: type[M]) -> M:
     return schema.model_validate(value)
 
 
+@lru_cache(maxsize=256)
 def json_schema_of(schema: type[BaseModel]) -> dict[str, Any]:
+    """The JSON schema of a model class, computed once per class (hot path of every structured call).
+
+    Callers must not mutate the returned dict.
+    """
     return schema.model_json_schema()
 
 

@@ -5,8 +5,9 @@ The caller passes an open connection (already inside a locked transaction) in `c
 
 from __future__ import annotations
 
-from agentmem.memory_store.schema import metadata
 from alembic import context
+
+from agentmem.memory_store.schema import metadata
 
 VERSION_TABLE = "memory_alembic_version"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from agentmem.agents.arc_dsl import apply_program
 from agentmem.agents.arc_search import (
     Macro,
     Priors,
@@ -13,7 +14,6 @@ from agentmem.agents.arc_search import (
     priors_from_programs,
     search,
 )
-from agentmem.agents.arc_dsl import apply_program
 
 RNG = np.random.default_rng(0)
 
@@ -83,7 +83,9 @@ def test_macro_makes_a_deeper_program_reachable() -> None:
     shallow = SearchConfig(budget_s=30, max_depth=1, after_first_s=0.0)
     assert not search(train, tests, config=shallow).solved
     macro = Macro("macro:rot90+crop_nonbg", ("rot90", "crop_nonbg"))
-    with_macro = search(train, tests, Priors(macros=[macro]), config=SearchConfig(budget_s=30, max_depth=2, after_first_s=0.0))
+    with_macro = search(
+        train, tests, Priors(macros=[macro]), config=SearchConfig(budget_s=30, max_depth=2, after_first_s=0.0)
+    )
     assert _check(with_macro, truth)
     assert "macro:rot90+crop_nonbg" in with_macro.solutions[0].via_macro
 
@@ -99,7 +101,12 @@ def test_seed_programs_from_memory_are_tried_first() -> None:
 
 
 def test_library_learning_and_priors() -> None:
-    programs = [["rot90", "crop_nonbg", "upscale2"], ["rot90", "crop_nonbg"], ["fliplr"], ["rot90", "crop_nonbg", 'colormap:{"1": 2}']]
+    programs = [
+        ["rot90", "crop_nonbg", "upscale2"],
+        ["rot90", "crop_nonbg"],
+        ["fliplr"],
+        ["rot90", "crop_nonbg", 'colormap:{"1": 2}'],
+    ]
     macros = learn_macros(programs)
     assert macros[0].steps == ("rot90", "crop_nonbg")
     assert all(len(m.steps) >= 2 for m in macros)
@@ -116,6 +123,8 @@ def test_solves_simple_real_training_tasks() -> None:
 
     ids = ["3c9b0459", "0d3d703e", "1cf80156", "68b16354", "74dd1130", "a416b8f3", "c8f0f002", "6150a2bd"]
     for task in load_arc_tasks(version="arcagi1", split="training", ids=ids):
-        result = search(task.train, task.test_inputs, config=SearchConfig(budget_s=30, max_depth=2, after_first_s=0.0))
+        result = search(
+            task.train, task.test_inputs, config=SearchConfig(budget_s=30, max_depth=2, after_first_s=0.0)
+        )
         truth = [np.asarray(o) for o in task.test_outputs]
         assert _check(result, truth), task.id

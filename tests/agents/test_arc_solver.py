@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from agentmem.agents.arc_dsl import program_source
-from agentmem.agents.arc_solver import ArcSolver, FamilySketch, ProgramLibrary, extract_code, recalled_programs
+from agentmem.agents.arc_solver import (
+    ArcSolver,
+    FamilySketch,
+    ProgramLibrary,
+    extract_code,
+    recalled_programs,
+)
 from agentmem.agents.base import ActContext, Agent
 from agentmem.envs.arc import ArcAction, ArcEnv, load_arc_tasks, split_labels
 from agentmem.llm.scripted import ScriptedLLM
@@ -22,11 +28,24 @@ def _task(task_id: str = "3c9b0459") -> Task:
 
 async def _ctx(solver: ArcSolver, task: Task, llm, recalled=None, history=None) -> ActContext:
     obs = await ArcEnv().reset(task)
-    return ActContext(task=task, observation=obs, history=history or [], advice=[], llm=llm, recalled=recalled or [], steps_left=3)
+    return ActContext(
+        task=task,
+        observation=obs,
+        history=history or [],
+        advice=[],
+        llm=llm,
+        recalled=recalled or [],
+        steps_left=3,
+    )
 
 
 def _hit(program: list[str], score: float = 0.9) -> SearchHit:
-    item = MemoryItem(namespace="arc", kind="concept", text="c", payload={"program": program, "name": "x", "description": "d"})
+    item = MemoryItem(
+        namespace="arc",
+        kind="concept",
+        text="c",
+        payload={"program": program, "name": "x", "description": "d"},
+    )
     return SearchHit(item=item, score=score, parts=ScoreParts(similarity=score, final=score))
 
 
@@ -63,7 +82,9 @@ async def test_recalled_concepts_become_seeds() -> None:
 
 async def test_llm_mode_writes_code_and_refines_from_feedback() -> None:
     task = _task("3c9b0459")
-    llm = ScriptedLLM(["```python\ndef transform(grid):\n    return grid\n```", "```python\n" + FLIP_CODE + "```"])
+    llm = ScriptedLLM(
+        ["```python\ndef transform(grid):\n    return grid\n```", "```python\n" + FLIP_CODE + "```"]
+    )
     solver = ArcSolver("llm")
     env = ArcEnv(max_attempts=3)
     ctx = await _ctx(solver, task, llm, recalled=[_hit(["rot180"])])
@@ -102,7 +123,9 @@ def test_distil_writes_concepts_only_from_train_verification() -> None:
     solver = ArcSolver("search")
     verified = {"verified": [{"code": program_source(["rot180"]), "steps": ["rot180"], "origin": "search"}]}
     summary = EpisodeSummary(goal=task.goal)
-    drafts = solver.distil(_traj(task, Outcome(success=True, score=1.0, source="verifier"), verified), summary)
+    drafts = solver.distil(
+        _traj(task, Outcome(success=True, score=1.0, source="verifier"), verified), summary
+    )
     assert [d.kind for d in drafts] == ["concept"]
     payload = drafts[0].payload
     assert payload["program"] == ["rot180"] and payload["verified_on"] == "train pairs"
@@ -110,10 +133,16 @@ def test_distil_writes_concepts_only_from_train_verification() -> None:
     assert payload["cues"] and payload["used_in"] == [task.id]
     assert solver.library.programs == [["rot180"]]
     # A label outcome (test outputs) never produces memory.
-    assert solver.distil(_traj(task, Outcome(success=True, score=1.0, source="label"), verified), summary) == []
+    assert (
+        solver.distil(_traj(task, Outcome(success=True, score=1.0, source="label"), verified), summary) == []
+    )
     # Failures write their failure modes, never a concept.
     failed = solver.distil(
-        _traj(task, Outcome(success=False, source="verifier"), {"best": {"steps": ["fliplr"], "train_correct": 1}}),
+        _traj(
+            task,
+            Outcome(success=False, source="verifier"),
+            {"best": {"steps": ["fliplr"], "train_correct": 1}},
+        ),
         summary,
     )
     assert [d.kind for d in failed] == ["insight"] and "fliplr" in failed[0].text
@@ -124,8 +153,12 @@ async def test_program_library_from_memory_counts_only_verified_concepts(tmp_pat
 
     mem = AsyncMemory(namespace="arc", url=f"sqlite:///{tmp_path / 'm.db'}")
     try:
-        await mem.add("a", kind="concept", payload={"env": "arc", "program": ["rot90"], "verified_on": "train pairs"})
-        await mem.add("b", kind="concept", payload={"env": "arc", "program": ["fliplr"], "verified_on": "label"})
+        await mem.add(
+            "a", kind="concept", payload={"env": "arc", "program": ["rot90"], "verified_on": "train pairs"}
+        )
+        await mem.add(
+            "b", kind="concept", payload={"env": "arc", "program": ["fliplr"], "verified_on": "label"}
+        )
         await mem.add("c", kind="insight", payload={"env": "arc", "program": None})
         lib = await ProgramLibrary.from_memory(mem)
     finally:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from agentmem.agents.deep_research import (
     DeepResearchAgent,
     DeepResearchConfig,
@@ -14,7 +15,6 @@ from agentmem.agents.deep_research import (
     grounded,
 )
 from agentmem.envs.research import ResearchEnv
-
 from agentmem.llm.scripted import ScriptedLLM
 from agentmem.loop import LoopConfig, run_episode
 from agentmem.types import Task

@@ -7,12 +7,12 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import require_service
+
 from agentmem.agents.base import ActContext
 from agentmem.agents.web_navigator import WebNavigator, abstract_goal, adapt, goal_mapping
 from agentmem.envs.base import UNTRUSTED_CLOSE, UNTRUSTED_OPEN, Observation
 from agentmem.envs.web import Element, PageSnapshot, WebAction, WebEnv, chromium_path
-from conftest import require_service
-
 from agentmem.llm.scripted import ScriptedLLM
 from agentmem.types import EpisodeSummary, MemoryItem, Outcome, ScoreParts, SearchHit, Step, Task, Trajectory
 
@@ -206,9 +206,8 @@ def _solver(messages) -> str:
 async def test_memory_of_a_success_transfers_to_a_new_instance_through_the_loop(tmp_path: Path):
     require_service("chromium", chromium_path() is not None, "apt-get install chromium")
     from agentmem.envs.miniwob import make_task, miniwob_suite
-    from agentmem.memory_store import AsyncMemory, HashEmbedder
-
     from agentmem.loop import LoopConfig, run_episode
+    from agentmem.memory_store import AsyncMemory, HashEmbedder
 
     memory = AsyncMemory(
         namespace="web", url=f"sqlite:///{tmp_path / 'm.db'}", embedder=HashEmbedder(dim=256)
@@ -265,9 +264,8 @@ async def test_memory_of_a_success_transfers_to_a_new_instance_through_the_loop(
 async def test_injected_page_text_stays_quoted_in_stored_memory(tmp_path: Path):
     require_service("chromium", chromium_path() is not None, "apt-get install chromium")
     from agentmem.envs.web import StaticSiteServer
-    from agentmem.memory_store import AsyncMemory, HashEmbedder
-
     from agentmem.loop import LoopConfig, run_episode
+    from agentmem.memory_store import AsyncMemory, HashEmbedder
 
     site = Path(__file__).parents[1] / "envs" / "fixtures" / "site"
     memory = AsyncMemory(namespace="web", url=f"sqlite:///{tmp_path / 'm.db'}", embedder=HashEmbedder(dim=64))
@@ -319,3 +317,22 @@ async def test_injected_page_text_stays_quoted_in_stored_memory(tmp_path: Path):
         assert "IGNORE ALL PREVIOUS" not in step_obs or inside_quotes(step_obs, "IGNORE ALL PREVIOUS")
     finally:
         await memory.aclose()
+
+
+@pytest.mark.model
+async def test_embedded_model_emits_a_valid_action_for_the_current_page():
+    """The real 0.5B model, schema-constrained, on a MiniWoB-sized prompt: a valid action on a listed id."""
+    from agentmem.llm.llamacpp import LlamaCppLLM
+
+    llm = LlamaCppLLM("qwen2.5-coder-0.5b", n_ctx=2048, max_tokens=48)
+    goal = 'Click on the "Ok" button.'
+    task = Task(id="click-button#0", env="miniwob", goal=goal, meta={"family": "click-button"})
+    elements = [
+        Element(id=1, role="textbox", value=""),
+        Element(id=2, role="button", name="Ok"),
+        Element(id=3, role="button", name="Cancel"),
+    ]
+    decision = await WebNavigator().act(ctx_for(task, observation(goal, elements), llm))
+    assert decision.error is None, decision.error
+    assert isinstance(decision.action, WebAction) and decision.usage.prompt_tokens < 1000
+    assert decision.action.id in (None, 1, 2, 3)

@@ -50,7 +50,9 @@ def test_folder_of_json(tmp_path: Path) -> None:
     (tmp_path / "flip.json").write_text(json.dumps(FLIP_TASK))
     tasks = load_arc_tasks(folder=tmp_path)
     assert [t.id for t in tasks] == ["flip"]
-    (tmp_path / "bad.json").write_text(json.dumps({"train": [{"input": [[1, 12]], "output": [[1]]}], "test": []}))
+    (tmp_path / "bad.json").write_text(
+        json.dumps({"train": [{"input": [[1, 12]], "output": [[1]]}], "test": []})
+    )
     with pytest.raises(DataError):
         load_arc_tasks(folder=tmp_path)
     with pytest.raises(DataError):

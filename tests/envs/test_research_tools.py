@@ -11,6 +11,7 @@ import wave
 from pathlib import Path
 
 import pytest
+
 from agentmem.envs.base import UNTRUSTED_CLOSE, UNTRUSTED_OPEN
 from agentmem.envs.research import AnswerAction, ResearchEnv, ResearchEnvConfig, ToolBelt, ToolCallAction
 from agentmem.envs.research_corpus import CorpusSearchArgs, LocalCorpus, chunk_text, rrf_fuse, tokenize
@@ -24,7 +25,6 @@ from agentmem.envs.research_tools import (
     read_file,
     web_search,
 )
-
 from agentmem.errors import InvalidActionError, ToolError
 from agentmem.types import Task
 
@@ -326,6 +326,12 @@ async def test_run_python_reads_attachment(files: Path) -> None:
         {"code": "import pandas as pd\ndf = pd.read_csv(FILES['small.csv'])\nprint(int(df['pop'].sum()))"},
     )
     assert "1000000" in out.text
+    bare = await belt.call(
+        "run_python", {"code": "import pandas as pd\nprint(len(pd.read_csv('small.csv')))"}
+    )
+    assert "2" in bare.text  # a bare attachment name resolves to the attachment
+    opened = await belt.call("run_python", {"code": "print(open('small.csv').readline().strip())"})
+    assert "city,pop" in opened.text
     with pytest.raises(ToolError, match="ZeroDivisionError"):
         await belt.call("run_python", {"code": "print(1/0)"})
     with pytest.raises(ToolError, match="printed nothing"):

@@ -62,7 +62,9 @@ async def test_observation_lists_elements_and_navigation_works(chromium, site):
         assert any('textbox "Search"' in line for line in lines)
         assert any("options=Relevance|Price|Name" in line for line in lines)
         # type + enter submits the form; the results page is rendered by script
-        res = await env.step(WebAction(action="type", id=el_id(obs, "Search", "textbox"), text="kettle", enter=True))
+        res = await env.step(
+            WebAction(action="type", id=el_id(obs, "Search", "textbox"), text="kettle", enter=True)
+        )
         assert not res.done and res.observation.error is None
         assert "search.html?q=kettle" in res.observation.data["url"]
         res = await env.step(WebAction(action="click", id=el_id(res.observation, "Red Kettle", "link")))
@@ -77,7 +79,9 @@ async def test_observation_lists_elements_and_navigation_works(chromium, site):
         assert res.observation.error is None
         final = await env.step(WebAction(action="answer", text="$25"))
         assert final.done and final.info["answer"] == "$25"
-        assert final.outcome == Outcome(success=None, score=0.0, source="env", detail="answered; no judge configured")
+        assert final.outcome == Outcome(
+            success=None, score=0.0, source="env", detail="answered; no judge configured"
+        )
         with pytest.raises(EnvError):
             await env.step(WebAction(action="back"))
     finally:
@@ -87,7 +91,7 @@ async def test_observation_lists_elements_and_navigation_works(chromium, site):
 async def test_invalid_and_stale_elements_are_observation_errors(chromium, site):
     env = WebEnv()
     try:
-        obs = await env.reset(task(f"{site}/slow.html"))
+        await env.reset(task(f"{site}/slow.html"))
         res = await env.step(WebAction(action="click", id=99))
         assert not res.done and "no element [99]" in res.observation.error
         assert "Error: no element [99]" in res.observation.text
@@ -127,7 +131,6 @@ async def test_browser_crash_ends_episode_and_next_episode_gets_a_fresh_browser(
             break
         await asyncio.sleep(0.1)
     assert not host.pids(), "browser processes outlived close()"
-
 
 
 async def test_step_timeout_ends_the_episode_and_the_env_recovers(chromium, site):

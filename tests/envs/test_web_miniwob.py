@@ -6,6 +6,7 @@ import asyncio
 import re
 
 import pytest
+from conftest import require_service
 
 from agentmem.envs.base import Observation
 from agentmem.envs.miniwob import (
@@ -19,7 +20,6 @@ from agentmem.envs.miniwob import (
 )
 from agentmem.envs.web import WebAction, chromium_path
 from agentmem.errors import DataError
-from conftest import require_service
 
 pytestmark = pytest.mark.browser
 
@@ -119,7 +119,9 @@ async def test_select_action_and_stop(chromium):
         ok = await env.step(WebAction(action="select", id=combo, text=wanted))
         assert not ok.done
         assert any(e.get("value") == wanted for e in ok.observation.data["elements"])
-        done = await env.step(WebAction(action="click", id=find(ok.observation, role="button", name="Submit")))
+        done = await env.step(
+            WebAction(action="click", id=find(ok.observation, role="button", name="Submit"))
+        )
         assert done.done and done.outcome.success is True
         # `answer` on MiniWoB is "stop": an unfinished task scores 0 and is not a success.
         await env.reset(make_task("click-button", 6))

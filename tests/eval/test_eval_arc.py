@@ -82,7 +82,9 @@ def test_resume_after_sigkill_loses_no_row(tmp_path: Path) -> None:
         "--max-depth", "2", "--memory", "off", "--out", str(out),
     ]  # fmt: skip
     env = os.environ | {"PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True
+    )
     results = out / "results.jsonl"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and proc.poll() is None:

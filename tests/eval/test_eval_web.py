@@ -7,7 +7,11 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import require_service
+from typer.testing import CliRunner
+
 from agentmem.envs.web import StaticSiteServer, chromium_path
+from agentmem.errors import DataError
 from agentmem.eval.miniwob import MiniWoBEvalConfig, episode_seed, run_miniwob_eval
 from agentmem.eval.webvoyager import (
     WebVoyagerEvalConfig,
@@ -16,10 +20,6 @@ from agentmem.eval.webvoyager import (
     reference_answers,
     run_webvoyager_eval,
 )
-from conftest import require_service
-from typer.testing import CliRunner
-
-from agentmem.errors import DataError
 from agentmem.llm.scripted import ScriptedLLM
 
 SITE = Path(__file__).parents[1] / "envs" / "fixtures" / "site"

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from agentmem.eval.gaia import load_gaia, normalize_number_str, normalize_str, per_level, question_scorer
 
 from agentmem.errors import DataError
+from agentmem.eval.gaia import load_gaia, normalize_number_str, normalize_str, per_level, question_scorer
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from agentmem.memory_store import AsyncMemory, HashEmbedder, Memory
-from agentmem.memory_store.core import MAX_TEXT_CHARS
 
 from agentmem.errors import (
     EmbedderMismatchError,
@@ -14,6 +12,8 @@ from agentmem.errors import (
     ItemNotFoundError,
     MemoryStoreError,
 )
+from agentmem.memory_store import AsyncMemory, HashEmbedder, Memory
+from agentmem.memory_store.core import MAX_TEXT_CHARS
 from agentmem.types import MemoryDraft
 
 

@@ -6,10 +6,10 @@ import json
 import threading
 
 import pytest
-from agentmem.memory_store import HashEmbedder, Memory
 from sqlalchemy import create_engine, inspect, text
 
 from agentmem.errors import InvalidItemError
+from agentmem.memory_store import HashEmbedder, Memory
 from agentmem.types import MemoryDraft
 
 

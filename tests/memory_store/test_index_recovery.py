@@ -6,8 +6,8 @@ import shutil
 
 import numpy as np
 import pytest
-from agentmem.memory_store import HashEmbedder, Memory
 
+from agentmem.memory_store import HashEmbedder, Memory
 from agentmem.types import MemoryDraft
 
 QUERIES = ["alpha beta", "gamma item 7", "delta epsilon 3", "item 42 zeta"]

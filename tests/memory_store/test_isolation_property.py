@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from agentmem.memory_store import HashEmbedder, Memory
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from agentmem.memory_store import HashEmbedder, Memory
 from agentmem.types import MemoryDraft
 
 WORDS = ["grid", "rotate", "colour", "click", "button", "search", "paper", "fact", "loop", "memory"]

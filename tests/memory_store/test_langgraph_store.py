@@ -16,7 +16,10 @@ DOCS = {
     ("users", "u1", "prefs"): {"food": {"text": "likes spicy ramen", "score": 5, "tags": ["a", "b"]}},
     ("users", "u1", "facts"): {"job": {"text": "works as a nurse", "score": 3}},
     ("users", "u2", "prefs"): {"food": {"text": "vegetarian, loves salads", "score": 4}},
-    ("docs", "v1"): {"readme": {"text": "how to install", "score": 1}, "faq": {"text": "common questions", "score": 2}},
+    ("docs", "v1"): {
+        "readme": {"text": "how to install", "score": 1},
+        "faq": {"text": "common questions", "score": 2},
+    },
     ("usersx",): {"k": {"text": "look-alike namespace", "score": 9}},
 }
 
@@ -46,8 +49,12 @@ def pair(backend):
 
 def test_same_answers_as_inmemorystore(pair):
     ours, ref = pair
-    for ns, key in [(("users", "u1", "prefs"), "food"), (("docs", "v1"), "faq"), (("docs", "v1"), "readme"),
-                    (("users", "u1", "prefs"), "drink")]:
+    for ns, key in [
+        (("users", "u1", "prefs"), "food"),
+        (("docs", "v1"), "faq"),
+        (("docs", "v1"), "readme"),
+        (("users", "u1", "prefs"), "drink"),
+    ]:
         a, b = ours.get(ns, key), ref.get(ns, key)
         assert (a is None) == (b is None)
         if a is not None:
@@ -69,8 +76,15 @@ def test_same_answers_as_inmemorystore(pair):
         assert _norm(ours.search(prefix, **rest)) == _norm(ref.search(prefix, **rest)), kwargs
     assert len(ours.search(("users",), limit=2)) == 2
     assert len(ours.search(("users",), limit=2, offset=3)) == 1
-    for kwargs in [{}, {"prefix": ("users",)}, {"suffix": ("prefs",)}, {"prefix": ("users", "*", "prefs")},
-                   {"max_depth": 1}, {"max_depth": 2, "prefix": ("users",)}, {"limit": 2, "offset": 1}]:
+    for kwargs in [
+        {},
+        {"prefix": ("users",)},
+        {"suffix": ("prefs",)},
+        {"prefix": ("users", "*", "prefs")},
+        {"max_depth": 1},
+        {"max_depth": 2, "prefix": ("users",)},
+        {"limit": 2, "offset": 1},
+    ]:
         assert ours.list_namespaces(**kwargs) == ref.list_namespaces(**kwargs), kwargs
 
 
@@ -84,8 +98,10 @@ def test_namespace_rules_and_isolation(pair, backend):
     with Memory("users", embedder=HashEmbedder(64), **backend) as plain:
         plain.add("likes spicy ramen", kind="concept")
         assert ("users",) not in ours.list_namespaces()
-        assert all(h.item.payload.get("text") != "likes spicy ramen" or h.item.namespace == "users"
-                   for h in plain.search("spicy ramen", k=10))
+        assert all(
+            h.item.payload.get("text") != "likes spicy ramen" or h.item.namespace == "users"
+            for h in plain.search("spicy ramen", k=10)
+        )
         assert len(plain.search("spicy ramen", k=10)) == 1
 
 

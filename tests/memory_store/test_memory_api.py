@@ -7,9 +7,9 @@ import sys
 
 import numpy as np
 import pytest
-from agentmem.memory_store import AsyncMemory, Memory
 
 from agentmem.errors import InvalidItemError, ItemNotFoundError
+from agentmem.memory_store import AsyncMemory, Memory
 from agentmem.types import MemoryDraft
 
 DOCS = [

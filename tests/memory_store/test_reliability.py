@@ -10,9 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
+
 from agentmem.memory_store import HashEmbedder, Memory
 from agentmem.memory_store.schema import items
-from sqlalchemy import func, select
 
 WRITER = Path(__file__).with_name("writer_proc.py")
 

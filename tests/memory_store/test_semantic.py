@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from agentmem.memory_store import AsyncMemory, Memory, default_embedder
 
+from agentmem.memory_store import AsyncMemory, Memory, default_embedder
 from agentmem.types import MemoryDraft
 
 FACTS = [

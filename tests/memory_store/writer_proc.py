@@ -9,7 +9,6 @@ from __future__ import annotations
 import sys
 
 from agentmem.memory_store import HashEmbedder, Memory
-
 from agentmem.types import MemoryItem
 
 
