@@ -512,6 +512,11 @@ class WebEnv:
         except Exception as exc:
             if _is_fatal(exc) or self._crashed or not self.host.connected:
                 return await self._end_with_error(f"browser failure: {type(exc).__name__}: {exc}")
+            from playwright.async_api import Error as PWError
+
+            if isinstance(exc, PWError):  # a page-level hiccup: report it, keep the episode going
+                first = str(exc).splitlines()[0][:200]
+                return StepResult(observation=await self._safe_observe(error=f"browser error: {first}"))
             raise
 
     async def _step(self, act: WebAction) -> StepResult:
@@ -565,13 +570,14 @@ class WebEnv:
         )
 
     async def _settle(self) -> None:
+        """Give the page `settle_ms` to react (a click may start a navigation), then wait for it."""
         page = self._require_page()
+        if self.config.settle_ms:
+            await asyncio.sleep(self.config.settle_ms / 1000)
         try:
             await page.wait_for_load_state("domcontentloaded", timeout=self.config.navigation_timeout_ms)
         except Exception as exc:
             raise _EpisodeEnd(f"page did not load: {exc}") from exc
-        if self.config.settle_ms:
-            await asyncio.sleep(self.config.settle_ms / 1000)
 
     def _element(self, act: WebAction) -> tuple[Element, str, Any]:
         assert act.id is not None
@@ -715,16 +721,22 @@ class WebEnv:
         page = self._require_page()
         self._gen += 1
         cfg = self.config
-        raw = await page.evaluate(
-            snapshot_script(),
-            {
-                "gen": self._gen,
-                "maxElements": cfg.max_elements,
-                "nameChars": cfg.name_chars,
-                "textChars": cfg.text_chars if cfg.include_text else 0,
-                "ignore": cfg.ignore_selectors,
-            },
-        )
+        opts = {
+            "gen": self._gen,
+            "maxElements": cfg.max_elements,
+            "nameChars": cfg.name_chars,
+            "textChars": cfg.text_chars if cfg.include_text else 0,
+            "ignore": cfg.ignore_selectors,
+        }
+        for attempt in range(3):
+            try:
+                raw = await page.evaluate(snapshot_script(), opts)
+                break
+            except Exception as exc:
+                # A navigation replaced the document under us: wait for the new one and look again.
+                if attempt == 2 or _is_fatal(exc) or "context was destroyed" not in str(exc).lower():
+                    raise
+                await page.wait_for_load_state("domcontentloaded", timeout=cfg.navigation_timeout_ms)
         snap = PageSnapshot.model_validate(raw)
         self._elements = {e.id: e for e in snap.elements}
         self.last_snapshot = snap

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 from sqlalchemy.engine import make_url
 
 from agentmem.errors import EmbedderMismatchError, InvalidItemError, ItemNotFoundError, MemoryStoreError
@@ -57,6 +57,13 @@ _ITEM_COLS = (
     items.c.reward_sum,
     items.c.reward_count,
     items.c.truncated,
+)
+
+
+# Hot-path statements built once, so SQLAlchemy reuses their compiled form on every search.
+_WATERMARK = select(func.max(items.c.rev)).where(items.c.namespace == bindparam("ns"))
+_ROWS_BY_SEQ = select(*_ITEM_COLS, items.c.embedding, items.c.deleted).where(
+    items.c.seq.in_(bindparam("seqs", expanding=True))
 )
 
 
@@ -877,7 +884,7 @@ class Store:
 
     # ------------------------------------------------------------------ index maintenance
     def _db_watermark(self, conn: Connection, namespace: str) -> int:
-        value = conn.execute(select(func.max(items.c.rev)).where(items.c.namespace == namespace)).scalar()
+        value = conn.execute(_WATERMARK, {"ns": namespace}).scalar()
         return int(value or 0)
 
     def _live_checksum(self, conn: Connection, namespace: str) -> tuple[int, int]:
@@ -1111,18 +1118,17 @@ class Store:
     def _rows_by_seq(
         self, conn: Connection, namespace: str, seqs: list[int], kinds: tuple[str, ...] | None
     ) -> dict[int, Any]:
+        """Rows by primary key. Namespace/tombstone/kind are checked here, not in SQL, so the planner
+        always takes the primary key instead of scanning the namespace index."""
         out: dict[int, Any] = {}
         for start in range(0, len(seqs), _CHUNK):
-            query = select(*_ITEM_COLS, items.c.embedding).where(
-                items.c.seq.in_(seqs[start : start + _CHUNK]),
-                items.c.namespace == namespace,  # belt and braces: never another tenant's row
-                items.c.deleted.is_(False),
-            )
-            if kinds:
-                query = query.where(items.c.kind.in_(kinds))
-            for row in conn.execute(query):
-                if row.embedding is not None:
-                    out[row.seq] = row
+            for row in conn.execute(_ROWS_BY_SEQ, {"seqs": seqs[start : start + _CHUNK]}):
+                # belt and braces: never another tenant's row, never a tombstone
+                if row.namespace != namespace or row.deleted or row.embedding is None:
+                    continue
+                if kinds and row.kind not in kinds:
+                    continue
+                out[row.seq] = row
         return out
 
     def _exact_candidates(

@@ -8,9 +8,11 @@ a GPU flat index when faiss sees a GPU.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -20,10 +22,35 @@ import numpy as np
 FORMAT_VERSION = 1
 
 
+_threads_lock = threading.Lock()
+_configured = False
+
+
 def _faiss():
+    """faiss, set to one OpenMP thread: single-query searches are ~100x slower when OpenMP threads
+    contend for busy cores; bulk builds raise the count temporarily (see `_bulk_threads`)."""
+    global _configured
     import faiss
 
+    if not _configured:
+        faiss.omp_set_num_threads(1)
+        _configured = True
     return faiss
+
+
+@contextlib.contextmanager
+def _bulk_threads(n_vectors: int):
+    """Use every core while adding many vectors (HNSW construction), then go back to one thread."""
+    if n_vectors < 2048:
+        yield
+        return
+    faiss = _faiss()
+    with _threads_lock:
+        faiss.omp_set_num_threads(os.cpu_count() or 1)
+        try:
+            yield
+        finally:
+            faiss.omp_set_num_threads(1)
 
 
 _gpu_resources: Any = None
@@ -117,7 +144,8 @@ class VectorIndex:
             self._index.add(vectors)
             self._rebuild("hnsw")
             return
-        self._index.add(vectors)
+        with _bulk_threads(len(vectors) if self.kind == "hnsw" else 0):
+            self._index.add(vectors)
         self._maybe_compact()
 
     def remove(self, seqs: list[int]) -> None:
@@ -154,7 +182,8 @@ class VectorIndex:
         self._n_slots = len(seqs)
         self._seq_slot = {int(s): i for i, s in enumerate(seqs.tolist())}
         if len(seqs):
-            self._index.add(vectors)
+            with _bulk_threads(len(seqs) if self.kind == "hnsw" else 0):
+                self._index.add(vectors)
 
     def reconstruct_slots(self, slots: np.ndarray) -> np.ndarray:
         if len(slots) == 0:

@@ -65,7 +65,7 @@ def test_load_gaia_layout(tmp_path: Path) -> None:
     _write(
         split,
         [
-            {"task_id": "a1", "Question": "What is in the file?", "Level": 1, "Final answer": "7",
+            {"task_id": "a1", "Question": "What is in the file?", "Level": 1, "Final answer": "LABEL-7Q",
              "file_name": "a1.csv", "Annotator Metadata": {"Steps": "read"}},
             {"task_id": "b2", "Question": "Two?", "Level": "2", "Final answer": "x, y", "file_name": ""},
             {"task_id": "c3", "Question": "Hidden?", "Level": 3, "Final answer": "?", "file_name": ""},
@@ -79,7 +79,7 @@ def test_load_gaia_layout(tmp_path: Path) -> None:
     assert qs[2].final_answer is None
     task = qs[0].to_task()
     assert task.payload["file_path"] == str(split / "a1.csv")
-    assert "7" not in task.model_dump_json()  # the label is nowhere in the task the agent sees
+    assert "LABEL-7Q" not in task.model_dump_json()  # the label is nowhere in the task the agent sees
     assert task.meta == {"level": "1"}
     assert [q.task_id for q in load_gaia(tmp_path, "validation", levels=["2", "3"])] == ["b2", "c3"]
     assert len(load_gaia(tmp_path, "validation", limit=1)) == 1
