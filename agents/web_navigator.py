@@ -20,14 +20,12 @@ import json
 import re
 from typing import Any
 
-from pydantic import BaseModel
-
 from agentmem.agents.base import ActContext, ActDecision, LLMAgent
 from agentmem.envs.base import UNTRUSTED_CLOSE, Observation, quote_untrusted
 from agentmem.envs.web import WebAction
 from agentmem.errors import LLMError
 from agentmem.llm.base import Message
-from agentmem.types import Advice, EpisodeSummary, MemoryDraft, SearchHit, Step, Task, Trajectory
+from agentmem.types import EpisodeSummary, MemoryDraft, SearchHit, Step, Task, Trajectory
 
 _ACTIONS_WEB = (
     '{"action":"click","id":N}\n'
@@ -374,9 +372,4 @@ class WebNavigator(LLMAgent):
         return []
 
 
-def web_action_from(data: dict[str, Any] | BaseModel) -> WebAction:
-    """Validate an action given as a dict or model (CLI, replays)."""
-    return WebAction.model_validate(data.model_dump() if isinstance(data, BaseModel) else data)
-
-
-__all__ = ["Advice", "WebNavigator", "abstract_goal", "adapt", "family_of", "goal_mapping", "web_action_from"]
+__all__ = ["WebNavigator", "abstract_goal", "adapt", "family_of", "goal_mapping"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
@@ -31,7 +30,7 @@ def test_memory_commands(tmp_path):
                 MemoryDraft(kind="insight", text="click the submit button", payload={"env": "web"}),
             ]
         )
-    env = {**os.environ, "AGENTMEM_MEMORY__URL": url, "AGENTMEM_MEMORY__EMBEDDER": "hash-64"}
+    env = {"AGENTMEM_MEMORY__URL": url, "AGENTMEM_MEMORY__EMBEDDER": "hash-64"}
     common = ["--namespace", "cli"]
     stats = _cli("stats", *common, env=env)
     assert stats.returncode == 0, stats.stderr
