@@ -53,6 +53,10 @@ _FINISH_WEB = "When the goal is met or the question is answered, reply with answ
 _FINISH_LOCAL = "The task ends by itself when the goal is met (usually after clicking Submit)."
 
 _TARGET = "target: "
+_REPEAT_NOTE = (
+    "You already did exactly that and it worked. Do the next part of the goal instead "
+    "(for example click the submit button). Reply with one different JSON action."
+)
 _ENTITY = re.compile(r'"[^"]+"|\'[^\']+\'|\d[\d.,:/-]*|\S+')
 _STRIP = "\"'.,;:!?()[]"
 
@@ -312,20 +316,38 @@ class WebNavigator(LLMAgent):
 
     # -- acting --------------------------------------------------------------------------------
     async def act(self, ctx: ActContext) -> ActDecision:
+        messages = self.build_messages(ctx)
         try:
-            completion = await ctx.llm.chat(
-                self.build_messages(ctx), schema=WebAction, max_tokens=self.max_tokens
-            )
+            completion = await ctx.llm.chat(messages, schema=WebAction, max_tokens=self.max_tokens)
+            usage = completion.usage
+            action: WebAction = completion.parsed
+            if self._repeats_last_success(action, ctx.history):
+                # Small models loop on an action that already worked (typing the same text again):
+                # one re-ask with that fact spelled out costs a call but saves the wasted step.
+                retry = [
+                    *messages,
+                    {"role": "assistant", "content": completion.text},
+                    {"role": "user", "content": _REPEAT_NOTE},
+                ]
+                completion = await ctx.llm.chat(retry, schema=WebAction, max_tokens=self.max_tokens)
+                usage = usage.add(completion.usage)
+                action = completion.parsed
         except LLMError as exc:
             return ActDecision(error=f"{type(exc).__name__}: {exc}")
-        action: WebAction = completion.parsed
         # The element the id pointed at is kept in the step's thought (not in the action: actions are
         # rendered into condensed summaries, and this is page text), so a recorded trajectory stays
         # meaningful after the ids are gone (exemplars, workflows).
         target = self._target(action, ctx.observation)
-        return ActDecision(
-            action=action, thought=f"{_TARGET}{target}" if target else "", usage=completion.usage
-        )
+        return ActDecision(action=action, thought=f"{_TARGET}{target}" if target else "", usage=usage)
+
+    @staticmethod
+    def _repeats_last_success(action: WebAction, history: list[Step]) -> bool:
+        last = next((s for s in reversed(history) if s.action is not None and not s.error), None)
+        if last is None or action.action in ("scroll", "press", "back"):
+            return False
+        keys = ("action", "id", "text", "enter")
+        mine = action.model_dump()
+        return all(mine.get(k) == last.action.get(k, False if k == "enter" else None) for k in keys)
 
     @staticmethod
     def _target(action: WebAction, obs: Observation) -> str | None:

@@ -40,7 +40,7 @@ MAX_ID_CHARS = 255
 MAX_NAMESPACE_CHARS = 255
 BRUTE_FORCE_AFTER = 4096  # over-fetch limit before a filtered search scans SQL exactly
 SAVE_EVERY_CHANGES = 5000
-SAVE_EVERY_S = 30.0
+SAVE_EVERY_S = 120.0
 _CHUNK = 500
 
 _ITEM_COLS = (
@@ -998,7 +998,11 @@ class Store:
     def _maybe_save(self, namespace: str, state: _NsState) -> None:
         if state.index is None or not state.dirty:
             return
-        if state.dirty >= SAVE_EVERY_CHANGES or time.monotonic() - state.last_save > SAVE_EVERY_S:
+        # Saving costs O(index size): save when the changes since the last save are as many as the index
+        # holds (so bulk loads save a geometric number of times), or once a while. Unsaved changes are
+        # never lost: SQL has them and the next open catches up from the saved watermark.
+        due = state.dirty >= max(SAVE_EVERY_CHANGES, state.index.n_live // 2)
+        if due or time.monotonic() - state.last_save > SAVE_EVERY_S:
             self._save(namespace, state)
 
     def sync_index(self, namespace: str) -> None:

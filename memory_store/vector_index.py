@@ -41,7 +41,7 @@ def _faiss():
 @contextlib.contextmanager
 def _bulk_threads(n_vectors: int):
     """Use every core while adding many vectors (HNSW construction), then go back to one thread."""
-    if n_vectors < 2048:
+    if n_vectors < 1000:
         yield
         return
     faiss = _faiss()

@@ -336,3 +336,21 @@ async def test_embedded_model_emits_a_valid_action_for_the_current_page():
     assert decision.error is None, decision.error
     assert isinstance(decision.action, WebAction) and decision.usage.prompt_tokens < 1000
     assert decision.action.id in (None, 1, 2, 3)
+
+
+async def test_a_repeat_of_the_last_successful_action_is_asked_again_once():
+    goal = 'Enter "Bo" into the text field and press Submit.'
+    task = Task(id="enter-text#0", env="miniwob", goal=goal, meta={"family": "enter-text"})
+    obs = observation(
+        goal, [Element(id=1, role="textbox", value="Bo"), Element(id=2, role="button", name="Submit")]
+    )
+    history = [Step(i=0, action={"action": "type", "id": 1, "text": "Bo", "enter": False})]
+    llm = ScriptedLLM(['{"action": "type", "id": 1, "text": "Bo"}', '{"action": "click", "id": 2}'])
+    decision = await WebNavigator().act(ctx_for(task, obs, llm, history=history))
+    assert decision.action == WebAction(action="click", id=2) and len(llm.calls) == 2
+    assert "already did exactly that" in llm.calls[1]["messages"][-1]["content"]
+    assert decision.usage.calls == 2
+    # a different action goes through with one call
+    llm = ScriptedLLM(['{"action": "click", "id": 2}'])
+    await WebNavigator().act(ctx_for(task, obs, llm, history=history))
+    assert len(llm.calls) == 1

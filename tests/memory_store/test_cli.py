@@ -1,23 +1,42 @@
-"""`agentmem memory ...` end to end in a subprocess, on a real SQLite file."""
+"""`agentmem memory ...` on a real SQLite file: commands in-process, registration via the real entry point."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from agentmem.memory_store import HashEmbedder, Memory
 from agentmem.types import MemoryDraft
 
 
-def _cli(*args: str, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "agentmem.cli.memory", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+class _Result:
+    def __init__(self, returncode: int, stdout: str, stderr: str):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+def _cli(*args: str, env: dict) -> _Result:
+    """Run a `memory` command in-process with these settings (as the env vars would set them)."""
+    from typer.testing import CliRunner
+
+    from agentmem.cli.memory import memory_app
+    from agentmem.config import get_settings
+
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(memory_app, list(args), env=env)
+    finally:
+        get_settings.cache_clear()
+    return _Result(result.exit_code, result.stdout, result.stderr)
+
+
+def test_registered_on_the_agentmem_command():
+    exe = Path(sys.executable).with_name("agentmem")
+    out = subprocess.run([str(exe), "memory", "--help"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    for command in ("stats", "search", "export", "import", "consolidate", "reembed"):
+        assert command in out.stdout
 
 
 def test_memory_commands(tmp_path):
