@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_loop_kit import CountAction, CounterAgent, CounterEnv, counter_llm, counter_policy, counter_task
+from tests.agentmem.test_loop_kit import CountAction, CounterAgent, CounterEnv, counter_llm, counter_policy, counter_task
 
 from agentmem.llm.base import RawReply
 from agentmem.llm.scripted import ScriptedLLM

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from test_loop_kit import CountAction, CounterAgent, CounterEnv, counter_policy, counter_task
+from tests.agentmem.test_loop_kit import CountAction, CounterAgent, CounterEnv, counter_policy, counter_task
 
 from agentmem.condenser import SummaryDraft
 from agentmem.llm.scripted import ScriptedLLM

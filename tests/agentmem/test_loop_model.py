@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from test_loop_kit import CounterAgent, CounterEnv, counter_task
+from tests.agentmem.test_loop_kit import CounterAgent, CounterEnv, counter_task
 
 from agentmem.llm import get_llm
 from agentmem.loop import LoopConfig, run_episode

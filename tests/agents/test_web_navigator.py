@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import require_service
+from tests.conftest import require_service
 
 from agentmem.agents.base import ActContext
 from agentmem.agents.web_navigator import WebNavigator, abstract_goal, adapt, goal_mapping

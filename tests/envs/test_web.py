@@ -8,7 +8,7 @@ import signal
 from pathlib import Path
 
 import pytest
-from conftest import require_service
+from tests.conftest import require_service
 
 from agentmem.envs.base import UNTRUSTED_CLOSE, UNTRUSTED_OPEN
 from agentmem.envs.web import BrowserHost, StaticSiteServer, WebAction, WebEnv, WebEnvConfig, chromium_path

@@ -6,7 +6,7 @@ import asyncio
 import re
 
 import pytest
-from conftest import require_service
+from tests.conftest import require_service
 
 from agentmem.envs.base import Observation
 from agentmem.envs.miniwob import (

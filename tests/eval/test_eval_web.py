@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import require_service
+from tests.conftest import require_service
 from typer.testing import CliRunner
 
 from agentmem.envs.web import StaticSiteServer, chromium_path

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import require_service
+from tests.conftest import require_service
 
 from agentmem.errors import DataError
 from agentmem.eval import research_suite as rs

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
 import pytest
 
@@ -29,8 +28,9 @@ def drop_schema(schema: str) -> None:
 
 def require_service(request, name: str, available: bool, why: str = "") -> None:
     """The shared helper of tests/conftest.py (skip locally, fail under AGENTMEM_REQUIRE_SERVICES=1)."""
-    root = str(Path(__file__).resolve().parents[1] / "conftest.py")
-    request.config.pluginmanager.get_plugin(root).require_service(name, available, why)
+    from tests.conftest import require_service as shared_require_service
+
+    shared_require_service(name, available, why)
 
 
 @pytest.fixture
