@@ -68,6 +68,12 @@ def family_of(task: Task) -> str:
     )
 
 
+def item_family(hit: SearchHit) -> str:
+    """The family a memory came from: the agent's own payload, else the episode's task id."""
+    p = hit.item.payload
+    return str(p.get("family") or str(p.get("task_id", "")).split("#", 1)[0])
+
+
 def goal_of(task: Task, observation: Observation | None) -> str:
     if observation is not None and observation.data.get("goal"):
         return str(observation.data["goal"])
@@ -242,7 +248,9 @@ class WebNavigator(LLMAgent):
             items = [by_id[i] for i in adv.item_ids if i in by_id]
             if items and len(items) == len(adv.item_ids):
                 for hit in items:
-                    if hit.item.id not in shown:
+                    # Another family's workflow misleads a small model (choose-list's "select" on
+                    # click-option): only this family's memories are shown.
+                    if hit.item.id not in shown and item_family(hit) == family:
                         notes.append(self._item_note(hit))
                         shown.add(hit.item.id)
             elif adv.text.strip():

@@ -504,6 +504,8 @@ class WebEnv:
             msg = "; ".join(e["msg"] for e in exc.errors()[:3])
             return StepResult(observation=await self._safe_observe(error=f"invalid action: {msg}"))
         try:
+            if act.action == "answer":  # outside the step timeout: a judge model may take a while
+                return await self._finish_answer(act.text or "")
             return await asyncio.wait_for(self._step(act), timeout=self.config.step_timeout_s)
         except TimeoutError:
             return await self._end_with_error(f"step timed out after {self.config.step_timeout_s:.0f}s")
@@ -520,8 +522,6 @@ class WebEnv:
             raise
 
     async def _step(self, act: WebAction) -> StepResult:
-        if act.action == "answer":
-            return await self._finish_answer(act.text or "")
         try:
             await self._apply(act)
         except InvalidActionError as exc:

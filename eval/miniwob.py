@@ -35,7 +35,7 @@ class MiniWoBEvalConfig(BaseModel):
     max_steps: int = Field(6, ge=1)  # per-episode step cap
     coach_every: int = Field(0, ge=0)  # periodic coach reviews (0: on failure signals only)
     condense: Literal["llm", "fallback"] = "fallback"
-    recall_k: int = Field(4, ge=1)
+    recall_k: int = Field(6, ge=1)
     screenshot_episodes: int = Field(4, ge=0)  # per session, episodes with per-step screenshots (report)
     backend: str | None = None
     model: str | None = None
@@ -67,6 +67,7 @@ def loop_config(cfg: MiniWoBEvalConfig) -> Any:
         coach_every=cfg.coach_every,
         memory_mode=cfg.memory,
         recall_k=cfg.recall_k,
+        max_advice_items=cfg.recall_k,  # the navigator keeps the task family's own items among them
         coach_judge="threshold",
         condense=cfg.condense,
         max_consecutive_errors=3,
