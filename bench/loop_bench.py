@@ -26,10 +26,10 @@ from typing import Any, Literal
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from agentmem.agents.base import ActContext, LLMAgent
-from agentmem.envs.base import Observation, StepResult
 from pydantic import BaseModel
 
+from agentmem.agents.base import ActContext, LLMAgent
+from agentmem.envs.base import Observation, StepResult
 from agentmem.types import Outcome, Task
 
 

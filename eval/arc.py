@@ -17,7 +17,14 @@ from pydantic import BaseModel, Field
 
 from agentmem.envs.arc import ArcLabels, ArcTaskData, load_arc_tasks, score_attempts, split_labels
 from agentmem.errors import ConfigError
-from agentmem.eval.harness import ResultRow, run_sessions, write_outputs
+from agentmem.eval.harness import (
+    ResultRow,
+    episode_row,
+    make_llm,
+    open_memory,
+    run_sessions,
+    write_run_outputs,
+)
 from agentmem.types import Outcome, Task
 
 ARC_PALETTE = [
@@ -67,7 +74,6 @@ async def run_arc_eval(cfg: ArcEvalConfig) -> dict[str, Any]:
     """Run the configured ARC evaluation; write results/summary/plot/report into `cfg.out`."""
     from agentmem.agents.arc_solver import ArcSolver, ProgramLibrary, make_executor
     from agentmem.envs.arc import ArcEnv
-    from agentmem.llm import get_llm
     from agentmem.loop import run_episode
 
     data = load_arc_tasks(
@@ -85,21 +91,8 @@ async def run_arc_eval(cfg: ArcEvalConfig) -> dict[str, Any]:
         by_id[d.id] = d
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    overrides: dict[str, Any] = {"seed": cfg.seed}
-    if cfg.backend:
-        overrides["backend"] = cfg.backend
-    if cfg.model:
-        overrides["model"] = cfg.model
-    llm = get_llm(**overrides)
-    memory = None
-    if cfg.memory != "off":
-        from agentmem.memory_store import AsyncMemory
-
-        db = Path(cfg.memory_db) if cfg.memory_db else out / "memory.db"
-        if cfg.memory == "frozen" and not db.exists():
-            raise ConfigError(f"--memory frozen needs an existing memory DB: {db} not found")
-        db.parent.mkdir(parents=True, exist_ok=True)
-        memory = AsyncMemory(namespace="arc", url=f"sqlite:///{db.resolve()}")
+    llm = make_llm(cfg.backend, cfg.model, seed=cfg.seed)
+    memory = await open_memory(cfg.memory, Path(cfg.memory_db) if cfg.memory_db else out / "memory.db", "arc")
     executor = make_executor(cfg.concurrency) if cfg.solver in ("search", "hybrid") else None
     solver = ArcSolver(cfg.solver, budget_s=cfg.budget_s, max_depth=cfg.max_depth, executor=executor)
     loop_cfg = _loop_config(cfg)
@@ -122,19 +115,16 @@ async def run_arc_eval(cfg: ArcEvalConfig) -> dict[str, Any]:
         label_outcome = Outcome(success=score.solved, score=score.score, source="label")
         verified = answer.get("verified") or []
         first = verified[0] if verified else (answer.get("best") or {})
-        return ResultRow(
-            benchmark="arc",
-            session=session,
-            task_id=task.id,
+        return await episode_row(
+            "arc",
+            session,
+            task.id,
+            traj,
+            started=started,
+            memory=memory,
             solved=score.solved,
             score=score.score,
             attempts=len(attempts),
-            steps=len(traj.steps),
-            time_s=round(time.monotonic() - started, 3),
-            recalled_ids=traj.recalled_ids,
-            advice=[a.text[:300] for a in traj.advice],
-            memory_size=await memory.count() if memory is not None else 0,
-            error=traj.error,
             level=cfg.split,
             details={
                 "verified_on_train": bool(traj.outcome.success),
@@ -164,11 +154,14 @@ async def run_arc_eval(cfg: ArcEvalConfig) -> dict[str, Any]:
             executor.shutdown(cancel_futures=True)
         if memory is not None:
             await memory.aclose()
-    selected = {t.id for t in tasks}
-    rows = [r for r in rows if r.task_id in selected]
-    config = cfg.model_dump(mode="json") | {"llm": getattr(llm, "name", ""), "n_tasks": len(tasks)}
-    return write_outputs(
-        out, benchmark="arc", config=config, rows=rows, extra_html=render_examples(rows, by_id)
+    return write_run_outputs(
+        out,
+        benchmark="arc",
+        cfg=cfg,
+        llm=llm,
+        tasks=tasks,
+        rows=rows,
+        extra_html=lambda run_rows: render_examples(run_rows, by_id),
     )
 
 

@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import platform
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from importlib import metadata
 from pathlib import Path
@@ -19,7 +20,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from agentmem.types import Task
+from agentmem.errors import ConfigError
+from agentmem.types import Task, Trajectory
 
 RESULTS_FILE = "results.jsonl"
 SUMMARY_FILE = "summary.json"
@@ -159,6 +161,57 @@ def package_versions(names: Iterable[str] = ()) -> dict[str, str]:
 RunTask = Callable[[Task, int], Awaitable[ResultRow]]
 
 
+def make_llm(backend: str | None, model: str | None, **extra: Any) -> Any:
+    """The benchmark's LLM from config, with the CLI's --backend/--model overriding when given."""
+    from agentmem.llm import get_llm
+
+    overrides: dict[str, Any] = dict(extra)
+    if backend:
+        overrides["backend"] = backend
+    if model:
+        overrides["model"] = model
+    return get_llm(**overrides)
+
+
+async def open_memory(mode: str, db: Path, namespace: str, embedder: str | None = None) -> Any:
+    """The run's memory store for --memory on/frozen (None for off); frozen needs an existing DB."""
+    if mode == "off":
+        return None
+    from agentmem.memory_store import AsyncMemory
+
+    if mode == "frozen" and not db.exists():
+        raise ConfigError(f"--memory frozen needs an existing memory DB: {db} not found")
+    db.parent.mkdir(parents=True, exist_ok=True)
+    return AsyncMemory(namespace=namespace, url=f"sqlite:///{db.resolve()}", embedder=embedder)
+
+
+async def episode_row(
+    benchmark: str,
+    session: int,
+    task_id: str,
+    traj: Trajectory,
+    *,
+    started: float,
+    memory: Any,
+    **fields: Any,
+) -> ResultRow:
+    """A row with the fields every benchmark fills the same way from an episode; `fields` add or override.
+
+    `started` is a `time.monotonic()` reading taken when the episode began.
+    """
+    common: dict[str, Any] = {
+        "solved": traj.outcome.success is True,
+        "score": traj.outcome.score,
+        "steps": len(traj.steps),
+        "time_s": round(time.monotonic() - started, 3),
+        "recalled_ids": traj.recalled_ids,
+        "advice": [a.text[:300] for a in traj.advice],
+        "memory_size": await memory.count() if memory is not None else 0,
+        "error": traj.error,
+    }
+    return ResultRow(benchmark=benchmark, session=session, task_id=task_id, **(common | fields))
+
+
 async def run_sessions(
     tasks: list[Task],
     *,
@@ -184,7 +237,7 @@ async def run_sessions(
                 await before_session(session)
             sem = asyncio.Semaphore(max(1, concurrency))
 
-            async def one(task: Task, session: int = session) -> None:
+            async def one(task: Task, session: int = session, sem: asyncio.Semaphore = sem) -> None:
                 async with sem:
                     row = await run_task(task, session)
                 await log.append(row)
@@ -251,9 +304,49 @@ def write_outputs(
         "groups": summarize_groups(rows),
         "errors": sum(1 for r in rows if r.error),
     }
-    tmp = out_dir / (SUMMARY_FILE + ".tmp")
-    tmp.write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
-    tmp.replace(out_dir / SUMMARY_FILE)
+    _write_summary(out_dir, summary)
     plot_learning_curve(sessions, out_dir / "learning_curve.png", title=benchmark)
     render_report(out_dir / "report.html", benchmark=benchmark, summary=summary, rows=rows, extra_html=extra_html)
     return summary
+
+
+def rows_of(tasks: list[Task], rows: list[ResultRow]) -> list[ResultRow]:
+    """The rows of this run's tasks (a reused output folder may hold rows of other tasks)."""
+    selected = {t.id for t in tasks}
+    return [r for r in rows if r.task_id in selected]
+
+
+def write_run_outputs(
+    out_dir: Path,
+    *,
+    benchmark: str,
+    cfg: BaseModel,
+    llm: Any,
+    tasks: list[Task],
+    rows: list[ResultRow],
+    extra_html: Callable[[list[ResultRow]], str] | None = None,
+    extra_config: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """`write_outputs` for this run's tasks only (a reused folder may hold other rows), config recorded."""
+    rows = rows_of(tasks, rows)
+    config = cfg.model_dump(mode="json") | {
+        "llm": getattr(llm, "name", ""),
+        **(extra_config or {}),
+        "n_tasks": len(tasks),
+    }
+    html = extra_html(rows) if extra_html is not None else ""
+    return write_outputs(out_dir, benchmark=benchmark, config=config, rows=rows, extra_html=html)
+
+
+def add_to_summary(out: Path, extra: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
+    """Benchmark-specific numbers next to the harness's summary.json (atomic rewrite)."""
+    summary = {**summary, **extra}
+    _write_summary(out, summary)
+    return summary
+
+
+def _write_summary(out_dir: Path, summary: dict[str, Any]) -> None:
+    """Atomic rewrite of summary.json (a reader never sees half a file)."""
+    tmp = out_dir / (SUMMARY_FILE + ".tmp")
+    tmp.write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
+    tmp.replace(out_dir / SUMMARY_FILE)

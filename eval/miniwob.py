@@ -17,8 +17,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from agentmem.errors import ConfigError
-from agentmem.eval.harness import ResultRow, run_sessions, write_outputs
+from agentmem.eval.harness import (
+    ResultRow,
+    add_to_summary,
+    episode_row,
+    make_llm,
+    open_memory,
+    rows_of,
+    run_sessions,
+    write_run_outputs,
+)
 from agentmem.types import Task, Trajectory
 
 
@@ -74,26 +82,9 @@ def loop_config(cfg: MiniWoBEvalConfig) -> Any:
     )
 
 
-def make_llm(backend: str | None, model: str | None, **extra: Any) -> Any:
-    from agentmem.llm import get_llm
-
-    overrides: dict[str, Any] = dict(extra)
-    if backend:
-        overrides["backend"] = backend
-    if model:
-        overrides["model"] = model
-    return get_llm(**overrides)
-
-
-async def open_memory(mode: str, db: Path, namespace: str, embedder: str | None = None) -> Any:
-    if mode == "off":
-        return None
-    from agentmem.memory_store import AsyncMemory
-
-    if mode == "frozen" and not db.exists():
-        raise ConfigError(f"--memory frozen needs an existing memory DB: {db} not found")
-    db.parent.mkdir(parents=True, exist_ok=True)
-    return AsyncMemory(namespace=namespace, url=f"sqlite:///{db.resolve()}", embedder=embedder)
+def relative_paths(paths: list[Path], out: Path) -> list[str]:
+    """Screenshot paths as the report links them: relative to the run folder when inside it."""
+    return [str(p.relative_to(out)) if p.is_relative_to(out) else str(p) for p in paths]
 
 
 def trajectory_details(traj: Trajectory, shots: list[str]) -> dict[str, Any]:
@@ -186,23 +177,16 @@ async def run_miniwob_eval(cfg: MiniWoBEvalConfig, llm: Any = None) -> dict[str,
         env = MiniWoBEnv(host=host, server=server)
         try:
             traj = await run_episode(task, agent, env, llm=llm, memory=memory, config=loop_cfg)
-            shots = [
-                str(p.relative_to(out)) if p.is_relative_to(out) else str(p) for p in env.screenshot_paths
-            ]
+            shots = relative_paths(env.screenshot_paths, out)
         finally:
             await env.close()
-        return ResultRow(
-            benchmark="miniwob",
-            session=session,
-            task_id=skeleton.id,
-            solved=traj.outcome.success is True,
-            score=traj.outcome.score,
-            steps=len(traj.steps),
-            time_s=round(time.monotonic() - started, 3),
-            recalled_ids=traj.recalled_ids,
-            advice=[a.text[:300] for a in traj.advice],
-            memory_size=await memory.count() if memory is not None else 0,
-            error=traj.error,
+        return await episode_row(
+            "miniwob",
+            session,
+            skeleton.id,
+            traj,
+            started=started,
+            memory=memory,
             level=name,
             details={"seed": seed, **trajectory_details(traj, shots)},
         )
@@ -222,26 +206,17 @@ async def run_miniwob_eval(cfg: MiniWoBEvalConfig, llm: Any = None) -> dict[str,
         server.stop()
         if memory is not None:
             await memory.aclose()
-    selected = {t.id for t in tasks}
-    rows = [r for r in rows if r.task_id in selected]
-    config = cfg.model_dump(mode="json") | {"llm": getattr(llm, "name", ""), "n_tasks": len(tasks)}
-    summary = write_outputs(
-        out, benchmark="miniwob", config=config, rows=rows, extra_html=screenshots_html(rows, out)
+    rows = rows_of(tasks, rows)
+    summary = write_run_outputs(
+        out,
+        benchmark="miniwob",
+        cfg=cfg,
+        llm=llm,
+        tasks=tasks,
+        rows=rows,
+        extra_html=lambda run_rows: screenshots_html(run_rows, out),
     )
     return add_to_summary(out, {"steps_per_success": steps_per_success(rows)}, summary)
-
-
-def add_to_summary(out: Path, extra: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
-    """Benchmark-specific numbers next to the harness's summary.json (atomic rewrite)."""
-    import json
-
-    from agentmem.eval.harness import SUMMARY_FILE
-
-    summary = {**summary, **extra}
-    tmp = out / (SUMMARY_FILE + ".tmp")
-    tmp.write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
-    tmp.replace(out / SUMMARY_FILE)
-    return summary
 
 
 def steps_per_success(rows: list[ResultRow]) -> dict[str, float]:

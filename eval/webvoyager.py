@@ -20,7 +20,14 @@ from pydantic import BaseModel, Field, ValidationError
 
 from agentmem.envs.base import quote_untrusted
 from agentmem.errors import DataError, LLMError
-from agentmem.eval.harness import ResultRow, run_sessions, write_outputs
+from agentmem.eval.harness import (
+    ResultRow,
+    episode_row,
+    make_llm,
+    open_memory,
+    run_sessions,
+    write_run_outputs,
+)
 from agentmem.types import Outcome, Task
 
 _JUDGE_SYSTEM = (
@@ -176,7 +183,6 @@ class WebVoyagerEvalConfig(BaseModel):
 
 def judge_llm_from_spec(spec: str, agent_llm: Any, base_url: str | None = None) -> Any:
     """`same` reuses the agent's model; `backend:model` or `model` builds another one."""
-    from agentmem.eval.miniwob import make_llm
 
     if spec == "same":
         return agent_llm
@@ -191,7 +197,7 @@ async def run_webvoyager_eval(
     """Run the configured evaluation; write results/summary/plot/report into `cfg.out`."""
     from agentmem.agents.web_navigator import WebNavigator
     from agentmem.envs.web import BrowserHost, WebEnv, WebEnvConfig
-    from agentmem.eval.miniwob import make_llm, open_memory, screenshots_html, trajectory_details
+    from agentmem.eval.miniwob import relative_paths, screenshots_html, trajectory_details
     from agentmem.loop import LoopConfig, run_episode
 
     tasks = load_webvoyager(cfg.data, limit=cfg.limit, sites=cfg.sites, ids=cfg.ids)
@@ -229,23 +235,16 @@ async def run_webvoyager_eval(
         env = WebEnv(env_cfg, host=host, judge=judge)
         try:
             traj = await run_episode(episode, agent, env, llm=llm, memory=memory, config=loop_cfg)
-            shots = [
-                str(p.relative_to(out)) if p.is_relative_to(out) else str(p) for p in env.screenshot_paths
-            ]
+            shots = relative_paths(env.screenshot_paths, out)
         finally:
             await env.close()
-        return ResultRow(
-            benchmark="webvoyager",
-            session=session,
-            task_id=task.id,
-            solved=traj.outcome.success is True,
-            score=traj.outcome.score,
-            steps=len(traj.steps),
-            time_s=round(time.monotonic() - started, 3),
-            recalled_ids=traj.recalled_ids,
-            advice=[a.text[:300] for a in traj.advice],
-            memory_size=await memory.count() if memory is not None else 0,
-            error=traj.error,
+        return await episode_row(
+            "webvoyager",
+            session,
+            task.id,
+            traj,
+            started=started,
+            memory=memory,
             level=str(task.meta.get("family")),
             details={
                 "judge": traj.outcome.detail,
@@ -268,19 +267,15 @@ async def run_webvoyager_eval(
         await host.close()
         if memory is not None:
             await memory.aclose()
-    selected = {t.id for t in tasks}
-    rows = [r for r in rows if r.task_id in selected]
-    config = cfg.model_dump(mode="json") | {
-        "llm": getattr(llm, "name", ""),
-        "judge_llm": getattr(judge.llm, "name", ""),
-        "n_tasks": len(tasks),
-    }
-    return write_outputs(
+    return write_run_outputs(
         out,
         benchmark="webvoyager",
-        config=config,
+        cfg=cfg,
+        llm=llm,
+        tasks=tasks,
         rows=rows,
-        extra_html=screenshots_html(rows, out, per_session=6),
+        extra_html=lambda run_rows: screenshots_html(run_rows, out, per_session=6),
+        extra_config={"judge_llm": getattr(judge.llm, "name", "")},
     )
 
 

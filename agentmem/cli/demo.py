@@ -23,10 +23,8 @@ def demo(
     out: Path = typer.Option(None, help="output folder (default: runs/demo-<timestamp>)"),
 ) -> None:
     """Run the ARC learning demo and print the per-session table."""
-    from agentmem.cli.eval_arc import print_sessions
-    from agentmem.errors import AgentMemError
+    from agentmem.cli._common import print_sessions, run_eval
     from agentmem.eval.arc import ArcEvalConfig, run_arc_eval
-    from agentmem.sync import run_sync
 
     out = out or Path("runs") / time.strftime("demo-%Y%m%d-%H%M%S")
     cfg = ArcEvalConfig(
@@ -49,11 +47,7 @@ def demo(
         f"model={model}, memory on, {budget_s:g}s per task -> {out}"
     )
     started = time.monotonic()
-    try:
-        summary = run_sync(run_arc_eval(cfg))
-    except AgentMemError as exc:
-        typer.secho(f"error: {type(exc).__name__}: {exc}", fg="red", err=True)
-        raise typer.Exit(1) from exc
+    summary = run_eval(run_arc_eval(cfg), exit_code=1)
     print_sessions(summary)
     for s in summary.get("sessions", []):
         typer.echo(f"session {s['session']}: mean time per task {s.get('mean_time_s', 0.0):.1f}s")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
+
+from agentmem.cli._common import make_config, print_summary, run_eval
 
 
 def register(app: typer.Typer) -> None:
@@ -36,44 +37,17 @@ def eval_arc(
     llm_rounds: int = typer.Option(3, help="propose/verify/refine rounds for the llm solver"),
 ) -> None:
     """Evaluate the ARC solver; writes results.jsonl, summary.json, learning_curve.png, report.html."""
-    from agentmem.errors import AgentMemError
     from agentmem.eval.arc import ArcEvalConfig, run_arc_eval
-    from agentmem.sync import run_sync
 
     task_ids = None
     if ids is not None:
         if not ids.is_file():
             raise typer.BadParameter(f"{ids} is not a file", param_hint="--ids")
         task_ids = [line.strip() for line in ids.read_text(encoding="utf-8").splitlines() if line.strip()]
-    try:
-        cfg = ArcEvalConfig(
-            version=version, split=split, folder=folder, limit=limit, ids=task_ids, solver=solver,
-            memory=memory, memory_db=memory_db, sessions=sessions, budget_s=budget_s, max_depth=max_depth,
-            concurrency=concurrency, seed=seed, out=out, backend=backend, model=model, llm_rounds=llm_rounds,
-        )  # fmt: skip
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from exc
-    try:
-        summary = run_sync(run_arc_eval(cfg))
-    except AgentMemError as exc:
-        typer.secho(f"error: {type(exc).__name__}: {exc}", fg="red", err=True)
-        raise typer.Exit(2) from exc
-    print_sessions(summary)
-    typer.echo(f"report: {Path(out) / 'report.html'}")
-
-
-def print_sessions(summary: dict) -> None:
-    """The per-session table: solved, newly solved (never solved earlier), rate."""
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=f"{summary.get('benchmark', 'arc')} by session")
-    for col in ("session", "tasks", "solved", "newly solved", "rate"):
-        table.add_column(col, justify="right")
-    for s in summary.get("sessions", []):
-        table.add_row(
-            str(s["session"]), str(s["n"]), str(s["solved"]), str(s["newly_solved"]), f"{s['rate']:.1%}"
-        )
-    Console().print(table)
-    if not summary.get("sessions"):
-        typer.echo(json.dumps(summary, indent=2, default=str))
+    cfg = make_config(
+        ArcEvalConfig,
+        version=version, split=split, folder=folder, limit=limit, ids=task_ids, solver=solver,
+        memory=memory, memory_db=memory_db, sessions=sessions, budget_s=budget_s, max_depth=max_depth,
+        concurrency=concurrency, seed=seed, out=out, backend=backend, model=model, llm_rounds=llm_rounds,
+    )  # fmt: skip
+    print_summary(run_eval(run_arc_eval(cfg)), out)

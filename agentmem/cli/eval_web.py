@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from agentmem.cli._common import make_config, print_summary, run_eval
+
 
 def register(app: typer.Typer) -> None:
     from agentmem.cli import eval_app
@@ -36,24 +38,15 @@ def eval_miniwob(
     embedder: str = typer.Option(None, help="memory embedder (default from config)"),
 ) -> None:
     """MiniWoB++ offline with the web navigator; writes results.jsonl, summary.json, learning_curve.png, report.html."""
-    from agentmem.errors import AgentMemError
     from agentmem.eval.miniwob import MiniWoBEvalConfig, run_miniwob_eval
-    from agentmem.sync import run_sync
 
-    try:
-        cfg = MiniWoBEvalConfig(
-            tasks=tasks, episodes=episodes, sessions=sessions, memory=memory, memory_db=memory_db,
-            concurrency=concurrency, seed=seed, out=out, limit=limit, max_steps=max_steps,
-            coach_every=coach_every, condense=condense, backend=backend, model=model, embedder=embedder,
-        )  # fmt: skip
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from exc
-    try:
-        summary = run_sync(run_miniwob_eval(cfg))
-    except AgentMemError as exc:
-        typer.secho(f"error: {type(exc).__name__}: {exc}", fg="red", err=True)
-        raise typer.Exit(2) from exc
-    _print(summary, out)
+    cfg = make_config(
+        MiniWoBEvalConfig,
+        tasks=tasks, episodes=episodes, sessions=sessions, memory=memory, memory_db=memory_db,
+        concurrency=concurrency, seed=seed, out=out, limit=limit, max_steps=max_steps,
+        coach_every=coach_every, condense=condense, backend=backend, model=model, embedder=embedder,
+    )  # fmt: skip
+    print_summary(run_eval(run_miniwob_eval(cfg)), out)
 
 
 def eval_webvoyager(
@@ -77,29 +70,13 @@ def eval_webvoyager(
     model: str = typer.Option(None),
 ) -> None:
     """WebVoyager on the live web, scored by a judge model (SUCCESS / NOT SUCCESS) on the last screenshots."""
-    from agentmem.errors import AgentMemError
     from agentmem.eval.webvoyager import WebVoyagerEvalConfig, run_webvoyager_eval
-    from agentmem.sync import run_sync
 
-    try:
-        cfg = WebVoyagerEvalConfig(
-            data=data, judge=judge, judge_base_url=judge_base_url, judge_images=judge_images, judge_k=judge_k,
-            sites=[s.strip() for s in sites.split(",") if s.strip()] if sites else None, limit=limit,
-            sessions=sessions, memory=memory, memory_db=memory_db, concurrency=concurrency, seed=seed, out=out,
-            max_steps=max_steps, backend=backend, model=model,
-        )  # fmt: skip
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from exc
-    try:
-        summary = run_sync(run_webvoyager_eval(cfg))
-    except AgentMemError as exc:
-        typer.secho(f"error: {type(exc).__name__}: {exc}", fg="red", err=True)
-        raise typer.Exit(2) from exc
-    _print(summary, out)
-
-
-def _print(summary: dict, out: Path) -> None:
-    from agentmem.cli.eval_arc import print_sessions
-
-    print_sessions(summary)
-    typer.echo(f"report: {Path(out) / 'report.html'}")
+    cfg = make_config(
+        WebVoyagerEvalConfig,
+        data=data, judge=judge, judge_base_url=judge_base_url, judge_images=judge_images, judge_k=judge_k,
+        sites=[s.strip() for s in sites.split(",") if s.strip()] if sites else None, limit=limit,
+        sessions=sessions, memory=memory, memory_db=memory_db, concurrency=concurrency, seed=seed, out=out,
+        max_steps=max_steps, backend=backend, model=model,
+    )  # fmt: skip
+    print_summary(run_eval(run_webvoyager_eval(cfg)), out)

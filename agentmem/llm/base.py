@@ -12,13 +12,16 @@ import random
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field, ValidationError
 
-from agentmem.errors import LLMError, LLMOutputError, LLMTimeoutError
+from agentmem.errors import LLMError, LLMOutputError, LLMRequestError, LLMTimeoutError
 from agentmem.llm.structured import JSONExtractionError, json_schema_of, parse_structured, repair_instruction
 from agentmem.types import Usage
+
+if TYPE_CHECKING:
+    from agentmem.config import LLMSettings
 
 Message = dict[str, Any]
 
@@ -91,6 +94,31 @@ class BaseLLM(ABC):
         self.default_params = dict(default_params or {})
         self._semaphores: dict[int, asyncio.Semaphore] = {}
         self.total_usage = Usage()
+
+    @staticmethod
+    def _sampling_defaults(
+        kw: dict[str, Any], *, temperature: float, max_tokens: int, seed: int | None
+    ) -> dict[str, Any]:
+        """A backend constructor's sampling arguments as default chat params (seed None: left out).
+
+        Pops `default_params` from the constructor's `kw`: the caller's explicit defaults win.
+        """
+        defaults: dict[str, Any] = {"temperature": temperature, "max_tokens": max_tokens}
+        if seed is not None:
+            defaults["seed"] = seed
+        defaults.update(kw.pop("default_params", None) or {})
+        return defaults
+
+    @staticmethod
+    def _settings_sampling(cfg: LLMSettings) -> dict[str, Any]:
+        """The constructor kwargs every backend's `from_settings` takes from the config alike."""
+        return {"temperature": cfg.temperature, "max_tokens": cfg.max_tokens, "seed": cfg.seed}
+
+    def _check_params(self, params: dict[str, Any], allowed: set[str]) -> None:
+        """Unknown sampling parameters are a caller bug: refuse them rather than drop them silently."""
+        unknown = set(params) - allowed
+        if unknown:
+            raise LLMRequestError(f"{self.name}: unsupported parameters {sorted(unknown)}")
 
     def _semaphore(self) -> asyncio.Semaphore:
         # One semaphore per event loop: sync wrappers may run several loops over a backend's life.

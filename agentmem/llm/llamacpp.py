@@ -131,8 +131,7 @@ class LlamaCppLLM(BaseLLM):
         cache_dir: Path | None = None,
         **kw: Any,
     ) -> None:
-        defaults = {"temperature": temperature, "max_tokens": max_tokens, "seed": seed}
-        defaults.update(kw.pop("default_params", None) or {})
+        defaults = self._sampling_defaults(kw, temperature=temperature, max_tokens=max_tokens, seed=seed)
         super().__init__(default_params=defaults, **kw)
         self.model = model
         self.n_ctx = n_ctx
@@ -148,9 +147,7 @@ class LlamaCppLLM(BaseLLM):
             cfg.model,
             n_ctx=cfg.n_ctx,
             n_threads=cfg.n_threads,
-            temperature=cfg.temperature,
-            max_tokens=cfg.max_tokens,
-            seed=cfg.seed,
+            **cls._settings_sampling(cfg),
             **common,
         )
 
@@ -177,9 +174,7 @@ class LlamaCppLLM(BaseLLM):
         tools: list[dict[str, Any]] | None,
         params: dict[str, Any],
     ) -> RawReply:
-        unknown = set(params) - _ALLOWED
-        if unknown:
-            raise LLMRequestError(f"{self.name}: unsupported parameters {sorted(unknown)}")
+        self._check_params(params, _ALLOWED)
         kwargs: dict[str, Any] = dict(params)
         if json_schema is not None:
             kwargs["response_format"] = {"type": "json_object", "schema": json_schema}

@@ -97,10 +97,7 @@ class OpenAICompatLLM(BaseLLM):
         timeout_s: float = 300.0,
         **kw: Any,
     ) -> None:
-        defaults: dict[str, Any] = {"temperature": temperature, "max_tokens": max_tokens}
-        if seed is not None:
-            defaults["seed"] = seed
-        defaults.update(kw.pop("default_params", None) or {})
+        defaults = self._sampling_defaults(kw, temperature=temperature, max_tokens=max_tokens, seed=seed)
         super().__init__(default_params=defaults, timeout_s=timeout_s, **kw)
         self.model = model
         self.base_url = base_url
@@ -117,9 +114,7 @@ class OpenAICompatLLM(BaseLLM):
             cfg.model,
             base_url=cfg.base_url,
             api_key=cfg.api_key,
-            temperature=cfg.temperature,
-            max_tokens=cfg.max_tokens,
-            seed=cfg.seed,
+            **cls._settings_sampling(cfg),
             **common,
         )
 

@@ -91,8 +91,7 @@ class VLLMEngineLLM(BaseLLM):
         engine_kwargs: dict[str, Any] | None = None,
         **kw: Any,
     ) -> None:
-        defaults = {"temperature": temperature, "max_tokens": max_tokens, "seed": seed}
-        defaults.update(kw.pop("default_params", None) or {})
+        defaults = self._sampling_defaults(kw, temperature=temperature, max_tokens=max_tokens, seed=seed)
         super().__init__(default_params=defaults, **kw)
         self.model = model
         self.max_model_len = max_model_len
@@ -108,10 +107,8 @@ class VLLMEngineLLM(BaseLLM):
     def from_settings(cls, cfg: LLMSettings, **common: Any) -> VLLMEngineLLM:
         return cls(
             cfg.model,
-            temperature=cfg.temperature,
-            max_tokens=cfg.max_tokens,
-            seed=cfg.seed,
             max_model_len=cfg.n_ctx,
+            **cls._settings_sampling(cfg),
             **common,
         )
 
@@ -173,9 +170,7 @@ class VLLMEngineLLM(BaseLLM):
         tools: list[dict[str, Any]] | None,
         params: dict[str, Any],
     ) -> RawReply:
-        unknown = set(params) - _ALLOWED
-        if unknown:
-            raise LLMRequestError(f"{self.name}: unsupported parameters {sorted(unknown)}")
+        self._check_params(params, _ALLOWED)
         engine = await self._ensure_engine()
         from vllm import SamplingParams
 

@@ -54,9 +54,9 @@ async def test_documented_example_recalls_and_memorizes():
 
 
 async def test_label_verdicts_are_not_memorized_at_test_time(tmp_path):
-    from agentmem.memory_store import AsyncMemory
     from langgraph.graph import END, START, MessagesState, StateGraph
 
+    from agentmem.memory_store import AsyncMemory
     from agentmem.types import Outcome
 
     async def bot(state: MessagesState):

@@ -5,11 +5,18 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.agentmem.test_loop_kit import CountAction, CounterAgent, CounterEnv, counter_llm, counter_policy, counter_task
 
 from agentmem.llm.base import RawReply
 from agentmem.llm.scripted import ScriptedLLM
 from agentmem.loop import LoopConfig, build_graph, run_episode, run_episodes
+from tests.agentmem.test_loop_kit import (
+    CountAction,
+    CounterAgent,
+    CounterEnv,
+    counter_llm,
+    counter_policy,
+    counter_task,
+)
 
 
 async def test_successful_episode_records_steps_outcome_and_answer():

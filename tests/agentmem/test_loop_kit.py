@@ -11,10 +11,10 @@ import re
 from typing import Any, Literal
 
 import pytest
-from agentmem.agents.base import ActContext, LLMAgent
-from agentmem.envs.base import Observation, StepResult
 from pydantic import BaseModel
 
+from agentmem.agents.base import ActContext, LLMAgent
+from agentmem.envs.base import Observation, StepResult
 from agentmem.errors import EnvError, InvalidActionError
 from agentmem.llm.base import Message
 from agentmem.llm.scripted import ScriptedLLM

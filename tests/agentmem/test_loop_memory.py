@@ -6,12 +6,12 @@ import json
 from typing import Any
 
 import pytest
-from tests.agentmem.test_loop_kit import CountAction, CounterAgent, CounterEnv, counter_policy, counter_task
 
 from agentmem.condenser import SummaryDraft
 from agentmem.llm.scripted import ScriptedLLM
 from agentmem.loop import LoopConfig, run_episode, run_episodes
 from agentmem.policy import LearnedPolicy, policy_path
+from tests.agentmem.test_loop_kit import CountAction, CounterAgent, CounterEnv, counter_policy, counter_task
 
 FALLBACK = {"condense": "fallback"}
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from tests.agentmem.test_loop_kit import CounterAgent, CounterEnv, counter_task
 
 from agentmem.llm import get_llm
 from agentmem.loop import LoopConfig, run_episode
+from tests.agentmem.test_loop_kit import CounterAgent, CounterEnv, counter_task
 
 pytestmark = pytest.mark.model
 

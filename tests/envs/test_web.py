@@ -8,12 +8,12 @@ import signal
 from pathlib import Path
 
 import pytest
-from tests.conftest import require_service
 
 from agentmem.envs.base import UNTRUSTED_CLOSE, UNTRUSTED_OPEN
 from agentmem.envs.web import BrowserHost, StaticSiteServer, WebAction, WebEnv, WebEnvConfig, chromium_path
 from agentmem.errors import EnvError
 from agentmem.types import Outcome, Task
+from tests.conftest import require_service
 
 pytestmark = pytest.mark.browser
 SITE = Path(__file__).parent / "fixtures" / "site"

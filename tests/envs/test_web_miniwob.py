@@ -6,7 +6,6 @@ import asyncio
 import re
 
 import pytest
-from tests.conftest import require_service
 
 from agentmem.envs.base import Observation
 from agentmem.envs.miniwob import (
@@ -20,6 +19,7 @@ from agentmem.envs.miniwob import (
 )
 from agentmem.envs.web import WebAction, chromium_path
 from agentmem.errors import DataError
+from tests.conftest import require_service
 
 pytestmark = pytest.mark.browser
 

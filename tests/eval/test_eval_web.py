@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 import pytest
-from tests.conftest import require_service
 from typer.testing import CliRunner
 
 from agentmem.envs.web import StaticSiteServer, chromium_path
@@ -21,6 +20,7 @@ from agentmem.eval.webvoyager import (
     run_webvoyager_eval,
 )
 from agentmem.llm.scripted import ScriptedLLM
+from tests.conftest import require_service
 
 SITE = Path(__file__).parents[1] / "envs" / "fixtures" / "site"
 

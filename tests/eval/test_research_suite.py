@@ -8,11 +8,11 @@ import re
 from pathlib import Path
 
 import pytest
-from tests.conftest import require_service
 
 from agentmem.errors import DataError
 from agentmem.eval import research_suite as rs
 from agentmem.eval.gaia import load_gaia, question_scorer
+from tests.conftest import require_service
 
 SUITE = Path(rs.__file__).parent / "data" / "research"
 
