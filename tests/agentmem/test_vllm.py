@@ -19,6 +19,15 @@ MODEL = "qwen2.5-coder-0.5b"
 needs_vllm = pytest.mark.skipif(not OPT_IN, reason="opt-in: AGENTMEM_TEST_VLLM=1 (make test-vllm)")
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _stop_engines():
+    """Stop in-process engines before interpreter exit, so vLLM does not log into closed streams."""
+    yield
+    from agentmem.llm.vllm_engine import shutdown_engines
+
+    shutdown_engines()
+
+
 class Capital(BaseModel):
     country: str
     capital: str
