@@ -7,11 +7,15 @@ once. What keeps it fast on a CPU:
 - train-pair consistency pruning: a state that maps two train inputs to the same grid while their
   outputs differ can never be completed by a deterministic program, so it is dropped;
 - a final step may be a colour map fitted on the train pairs (so one program covers every recolouring);
-- a wall-clock budget and a depth bound.
+- a candidate budget (programs evaluated: deterministic, so memory on/off comparisons do not depend
+  on machine load), a wall-clock cap and a depth bound.
 What memory changes (`Priors`): cost multipliers for primitives that retrieved concepts used (tried
-first), whole programs of retrieved concepts tried before anything else, and macros — sub-programs
-that recur in verified solutions become single named steps (library learning), so a depth-3 solution
-becomes reachable at depth 2. Only train outputs are ever compared; test inputs are only transformed.
+first); whole programs of retrieved concepts tried before anything else, re-instantiated on this
+task's colours (a concept is a sketch: `keep:3` transfers as `keep:c`); macros — sub-programs that
+recur in verified solutions become single named steps (library learning), so a depth-3 solution
+becomes reachable at depth 2; and a *focus* set (the primitives of retrieved concepts) that gets a
+share of the budget for a narrower, deeper search than the full primitive set can afford.
+Only train outputs are ever compared; test inputs are only transformed.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from agentmem.agents.arc_dsl import (
+    COLOR_FAMILIES,
     SENTINEL,
     ColorMap,
     Grid,
@@ -53,6 +58,7 @@ class Priors:
     weights: dict[str, float] = field(default_factory=dict)  # primitive or family -> cost multiplier
     seeds: list[list[str]] = field(default_factory=list)  # whole programs to try first
     macros: list[Macro] = field(default_factory=list)
+    focus: list[str] = field(default_factory=list)  # primitives/families for the deep focused phase
 
     def multiplier(self, prim: Primitive) -> float:
         if prim.name in self.weights:
@@ -62,7 +68,7 @@ class Priors:
 
     @property
     def empty(self) -> bool:
-        return not (self.weights or self.seeds or self.macros)
+        return not (self.weights or self.seeds or self.macros or self.focus)
 
 
 @dataclass
@@ -73,6 +79,10 @@ class SearchConfig:
     after_first_s: float = 2.0  # extra time spent looking for a second, different solution
     heuristic_weight: float = 1.0
     memo_limit: int = 300_000
+    max_candidates: int | None = None  # programs evaluated; None = wall clock only
+    focus_share: float = 0.3  # of the budget, for the focused phase when priors carry a focus set
+    focus_extra_depth: int = 2
+    max_seed_variants: int = 24
 
 
 @dataclass
@@ -93,6 +103,7 @@ class SearchResult:
     best_partial: list[str] = field(default_factory=list)  # closest program when nothing verified
     best_partial_score: float = 0.0
     best_partial_outputs: list[Grid] = field(default_factory=list)
+    candidates: int = 0  # programs evaluated (the deterministic budget unit)
 
     @property
     def solved(self) -> bool:
@@ -125,6 +136,7 @@ class ProgramSearch:
         self.n_train = len(self.train_in)
         self._memo: dict[tuple[str, bytes], Grid | None] = {}
         self._steps = self._build_steps()
+        self.candidates = 0
 
     # --- set-up ------------------------------------------------------------------------------------
     def _task_colors(self) -> set[int]:
@@ -157,6 +169,7 @@ class ProgramSearch:
         return out
 
     def _apply_state(self, step: _Step, state: tuple[Grid, ...]) -> tuple[Grid, ...] | None:
+        self.candidates += 1
         out = []
         for g in state:  # train grids come first: a failure there stops the work early
             cur: Grid | None = g
@@ -203,54 +216,114 @@ class ProgramSearch:
     # --- search ------------------------------------------------------------------------------------
     def run(self) -> SearchResult:
         cfg = self.config
-        start = time.monotonic()
-        deadline = start + cfg.budget_s
-        solutions: list[Solution] = []
-        seen_outputs: set[bytes] = set()
-        expanded = generated = 0
-        best: tuple[float, list[str], list[Grid]] = (-1.0, [], [])
-
-        def record(steps: list[str], outs: list[Grid], macros: list[str], from_seed: bool) -> None:
-            nonlocal deadline
-            key = b"".join(grid_key(o) for o in outs)
-            if key in seen_outputs:
-                return
-            seen_outputs.add(key)
-            solutions.append(Solution(steps, outs, time.monotonic() - start, macros, from_seed))
-            if len(solutions) == 1:
-                deadline = min(deadline, time.monotonic() + cfg.after_first_s)
+        self._start = time.monotonic()
+        self._deadline = self._start + cfg.budget_s
+        self._cand_limit = cfg.max_candidates
+        self._solutions: list[Solution] = []
+        self._seen_outputs: set[bytes] = set()
+        self._best: tuple[float, list[str], list[Grid]] = (-1.0, [], [])
+        self.expanded = self.generated = 0
 
         root = tuple([*self.train_in, *self.test_in])
         goal = self._goal(root)
         if goal is not None:
-            record(goal[0], goal[1], [], False)
+            self._record(goal[0], goal[1], [], False)
+        self._run_seeds(root)  # 1) programs recalled from memory, on this task's colours
 
-        # 1) Programs recalled from memory, as they are.
+        focus = self._focus_steps()
+        if focus and not self._done():
+            # 2) the full primitive set, then 3) the focused set one or two levels deeper
+            share = 1.0 - cfg.focus_share
+            main_deadline = self._start + share * cfg.budget_s
+            main_limit = None
+            if self._cand_limit is not None:
+                main_limit = self.candidates + int(share * (self._cand_limit - self.candidates))
+            self._best_first(root, self._steps, cfg.max_depth, main_limit, main_deadline)
+            if not self._solutions:
+                deeper = cfg.max_depth + cfg.focus_extra_depth
+                self._best_first(root, focus, deeper, self._cand_limit, self._deadline)
+        elif not self._done():
+            self._best_first(root, self._steps, cfg.max_depth, self._cand_limit, self._deadline)
+        best = self._best
+        return SearchResult(
+            solutions=self._solutions,
+            expanded=self.expanded,
+            generated=self.generated,
+            elapsed_s=time.monotonic() - self._start,
+            best_partial=best[1],
+            best_partial_score=max(0.0, best[0]),
+            best_partial_outputs=best[2],
+            candidates=self.candidates,
+        )
+
+    def _done(self) -> bool:
+        return len(self._solutions) >= self.config.max_solutions or self._out_of_budget(self._cand_limit)
+
+    def _out_of_budget(self, cand_limit: int | None, deadline: float | None = None) -> bool:
+        if cand_limit is not None and self.candidates >= cand_limit:
+            return True
+        return time.monotonic() > min(self._deadline, deadline or self._deadline)
+
+    def _record(self, steps: list[str], outs: list[Grid], macros: list[str], from_seed: bool) -> None:
+        key = b"".join(grid_key(o) for o in outs)
+        if key in self._seen_outputs:
+            return
+        self._seen_outputs.add(key)
+        now = time.monotonic()
+        self._solutions.append(Solution(steps, outs, now - self._start, macros, from_seed))
+        if len(self._solutions) == 1:  # a second, different solution gets a small extra budget
+            if self._cand_limit is None:
+                self._deadline = min(self._deadline, now + self.config.after_first_s)
+            else:
+                self._cand_limit = min(self._cand_limit, self.candidates + max(200, self._cand_limit // 10))
+
+    def _run_seeds(self, root: tuple[Grid, ...]) -> None:
+        colors = sorted(self._task_colors() - {0})
         for seed in self.priors.seeds:
-            if len(solutions) >= cfg.max_solutions or time.monotonic() > deadline:
-                break
             if not all(_valid_step(s) for s in seed):
                 continue
-            base = [s for s in seed if not s.startswith("colormap:")]
-            state = self._apply_state(_Step("seed", tuple(base), 0.0), root) if base else root
-            if state is None:
-                continue
-            goal = self._goal(state)
-            if goal is not None:
-                record(base + goal[0], goal[1], [], True)
+            for variant in seed_variants(base_steps(seed), colors, self.config.max_seed_variants):
+                if self._done():
+                    return
+                state = self._apply_state(_Step("seed", tuple(variant), 0.0), root) if variant else root
+                if state is None:
+                    continue
+                goal = self._goal(state)
+                if goal is not None:
+                    self._record(list(variant) + goal[0], goal[1], [], True)
 
-        # 2) Best-first enumeration.
+    def _focus_steps(self) -> list[_Step]:
+        """The steps of the focused phase: primitives (or whole colour families) named by the priors."""
+        if not self.priors.focus:
+            return []
+        wanted = set(self.priors.focus)
+        steps = [s for s in self._steps if s.name in wanted or s.name.split(":")[0] in wanted or s.macro]
+        return steps if len(steps) < len(self._steps) else []
+
+    def _best_first(
+        self,
+        root: tuple[Grid, ...],
+        steps: list[_Step],
+        max_depth: int,
+        cand_limit: int | None,
+        deadline: float,
+    ) -> None:
+        cfg = self.config
         counter = itertools.count()
         heap: list[tuple[float, int, int, tuple[Grid, ...], tuple[str, ...], tuple[str, ...], float]] = []
         visited = {_state_key(root)}
         heapq.heappush(heap, (0.0, next(counter), 0, root, (), (), 0.0))
-        while heap and len(solutions) < cfg.max_solutions:
-            if time.monotonic() > deadline:
-                break
+        while heap and len(self._solutions) < cfg.max_solutions:
+            if self._out_of_budget(cand_limit, deadline) or self._out_of_budget(self._cand_limit):
+                break  # (the first solution may have shrunk the overall limits)
             _, _, depth, state, prog, macros, g_cost = heapq.heappop(heap)
-            expanded += 1
-            for step in self._steps:
-                if len(solutions) >= cfg.max_solutions or (expanded % 4 == 0 and time.monotonic() > deadline):
+            self.expanded += 1
+            for step in steps:
+                if len(self._solutions) >= cfg.max_solutions:
+                    break
+                if cand_limit is not None and self.candidates >= cand_limit:
+                    break
+                if self.candidates % 4 == 0 and self._out_of_budget(self._cand_limit, deadline):
                     break
                 new = self._apply_state(step, state)
                 if new is None:
@@ -259,42 +332,46 @@ class ProgramSearch:
                 if key in visited:
                     continue
                 visited.add(key)
-                generated += 1
+                self.generated += 1
                 if self._inconsistent(new):
                     continue
                 new_prog = prog + step.expands_to
                 new_macros = macros + ((step.name,) if step.macro else ())
                 goal = self._goal(new)
                 if goal is not None:
-                    record(list(new_prog) + goal[0], goal[1], list(new_macros), False)
+                    self._record(list(new_prog) + goal[0], goal[1], list(new_macros), False)
                     continue
                 dist = self._distance(new)
                 score = 1.0 - dist
-                if score > best[0]:
-                    best = (score, list(new_prog), list(new[self.n_train :]))
-                if depth + 1 < cfg.max_depth:
+                if score > self._best[0]:
+                    self._best = (score, list(new_prog), list(new[self.n_train :]))
+                if depth + 1 < max_depth:
                     cost = g_cost + step.cost
-                    heapq.heappush(
-                        heap,
-                        (
-                            cost + cfg.heuristic_weight * dist,
-                            next(counter),
-                            depth + 1,
-                            new,
-                            new_prog,
-                            new_macros,
-                            cost,
-                        ),
-                    )
-        return SearchResult(
-            solutions=solutions,
-            expanded=expanded,
-            generated=generated,
-            elapsed_s=time.monotonic() - start,
-            best_partial=best[1],
-            best_partial_score=max(0.0, best[0]),
-            best_partial_outputs=best[2],
-        )
+                    item = (cost + cfg.heuristic_weight * dist, next(counter), depth + 1, new, new_prog,
+                            new_macros, cost)  # fmt: skip
+                    heapq.heappush(heap, item)
+
+
+def seed_variants(steps: list[str], colors: list[int], limit: int) -> list[list[str]]:
+    """A recalled program as it was, then re-instantiated on this task's colours (a sketch)."""
+    out = [list(steps)]
+    slots = [i for i, s in enumerate(steps) if _colour_arg(s) is not None]
+    if not slots or not colors:
+        return out
+    for combo in itertools.product(colors, repeat=len(slots)):
+        variant = list(steps)
+        for i, c in zip(slots, combo, strict=True):
+            variant[i] = f"{variant[i].split(':')[0]}:{c}"
+        if variant not in out:
+            out.append(variant)
+        if len(out) >= limit:
+            break
+    return out
+
+
+def _colour_arg(step: str) -> int | None:
+    fam, _, arg = step.partition(":")
+    return int(arg) if fam in COLOR_FAMILIES and arg.isdigit() else None
 
 
 def _state_key(state: tuple[Grid, ...]) -> bytes:
@@ -364,14 +441,19 @@ def priors_from_programs(
     - every primitive a retrieved program used gets its cost multiplied by `boost` (tried first);
       the colour-free family (`keep` for `keep:3`) gets a milder boost, since colours differ per task;
     - the retrieved programs are seeds (tried as they are) and, when longer than one step, macros;
-    - recurring sub-programs across the whole library become macros too.
+    - recurring sub-programs across the whole library become macros too;
+    - the primitives of the retrieved programs (colour steps as whole families) form the focus set.
     """
     weights: dict[str, float] = {}
     seeds: list[list[str]] = []
     macros: dict[str, Macro] = {}
+    focus: list[str] = []
     for prog, score in recalled:
         factor = boost if score >= 0 else 1.0
         for step in base_steps(prog):
+            name = step.split(":")[0] if _colour_arg(step) is not None else step
+            if score >= 0 and name not in focus:
+                focus.append(name)
             weights[step] = min(weights.get(step, 1.0), factor)
             fam = step.split(":")[0]
             if fam != step:
@@ -384,4 +466,4 @@ def priors_from_programs(
             macros.setdefault(name, Macro(name, steps, cost=1.0))
     for macro in learn_macros(library or []):
         macros.setdefault(macro.name, macro)
-    return Priors(weights=weights, seeds=seeds, macros=list(macros.values()))
+    return Priors(weights=weights, seeds=seeds, macros=list(macros.values()), focus=focus)

@@ -88,7 +88,9 @@ def merge_priors(
     for source in (memory_priors.weights, extra or {}):
         for name, w in source.items():
             weights[name] = min(weights.get(name, 1.0), w)
-    return Priors(weights=weights, seeds=memory_priors.seeds, macros=memory_priors.macros)
+    return Priors(
+        weights=weights, seeds=memory_priors.seeds, macros=memory_priors.macros, focus=memory_priors.focus
+    )
 
 
 def recalled_programs(recalled: list[SearchHit]) -> list[tuple[list[str], float]]:
@@ -154,6 +156,7 @@ class ArcSolver:
         *,
         budget_s: float = 20.0,
         max_depth: int = 3,
+        budget_candidates: int | None = None,
         library: ProgramLibrary | None = None,
         executor: Executor | None = None,
         llm_max_tokens: int = 700,
@@ -164,6 +167,7 @@ class ArcSolver:
         self.mode = mode
         self.budget_s = budget_s
         self.max_depth = max_depth
+        self.budget_candidates = budget_candidates
         self.library = library if library is not None else ProgramLibrary()
         self.executor = executor
         self.llm_max_tokens = llm_max_tokens
@@ -237,7 +241,9 @@ class ArcSolver:
         train, tests = _task_grids(ctx.task)
         memory_priors = priors_from_programs(recalled_programs(ctx.recalled), self.library.programs)
         priors = merge_priors(memory_priors, self.library, extra)
-        config = SearchConfig(budget_s=max(0.5, budget), max_depth=self.max_depth)
+        config = SearchConfig(
+            budget_s=max(0.5, budget), max_depth=self.max_depth, max_candidates=self.budget_candidates
+        )
         loop = asyncio.get_running_loop()
         if self.executor is not None:
             return await loop.run_in_executor(self.executor, _run_search, train, tests, priors, config)
@@ -275,12 +281,13 @@ class ArcSolver:
                 )
             ]
         thought = (
-            f"search: {len(result.solutions)} verified-on-train program(s), {result.expanded} states expanded "
-            f"in {result.elapsed_s:.1f}s"
+            f"search: {len(result.solutions)} verified-on-train program(s), {result.candidates} candidates, "
+            f"{result.expanded} states expanded in {result.elapsed_s:.1f}s"
         )
         ctx.state["search"] = {
             "solutions": len(result.solutions),
             "expanded": result.expanded,
+            "candidates": result.candidates,
             "elapsed_s": round(result.elapsed_s, 2),
         }
         return ActDecision(

@@ -8,9 +8,11 @@ navigator stores, per episode (via `distil`):
 - a *failure mode* from each failure: what was tried and how it ended.
 When the coach recalls an exemplar of the same task family, the navigator maps the old goal's
 entities onto the new goal's, rewrites the exemplar's steps with them, and shows the model the
-adapted plan and the next step resolved to an element id of the current page. The model still
-decides; it just gets to follow a worked example. Page-derived text is quoted as untrusted data
-in prompts and in what is stored.
+adapted plan and the next step resolved to an element id of the current page. With `replay` on
+(the default), a step that resolves to exactly one element of the current page is taken without a
+model call (Synapse-style trajectory replay, adapted to the new goal); the model decides whenever
+the exemplar runs out, a step does not resolve, or a replayed step failed. Page-derived text is
+quoted as untrusted data in prompts and in what is stored.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ _FINISH_WEB = "When the goal is met or the question is answered, reply with answ
 _FINISH_LOCAL = "The task ends by itself when the goal is met (usually after clicking Submit)."
 
 _TARGET = "target: "
+REPLAYED = "[replayed] "  # thought prefix of a step taken from an exemplar without a model call
 _REPEAT_NOTE = (
     "You already did exactly that and it worked. Do the next part of the goal instead "
     "(for example click the submit button). Reply with one different JSON action."
@@ -134,7 +137,8 @@ def parse_target(target: str | None) -> tuple[str, str]:
 
 def step_target(step: Step) -> str | None:
     """The element an action was applied to, as recorded by `act` ('button "Submit"')."""
-    return step.thought[len(_TARGET) :] if step.thought.startswith(_TARGET) else None
+    thought = step.thought.removeprefix(REPLAYED)
+    return thought[len(_TARGET) :] if thought.startswith(_TARGET) else None
 
 
 def step_record(step: Step) -> dict[str, Any]:
@@ -189,12 +193,16 @@ class WebNavigator(LLMAgent):
         advice_chars: int = 700,
         max_tokens: int = 60,
         exemplars: bool = True,
+        replay: bool = True,
+        replay_min_similarity: float = 0.5,
     ) -> None:
         self.history_steps = history_steps
         self.obs_chars = obs_chars
         self.advice_chars = advice_chars
         self.max_tokens = max_tokens
         self.exemplars = exemplars
+        self.replay = replay and exemplars
+        self.replay_min_similarity = replay_min_similarity
 
     # -- prompts -------------------------------------------------------------------------------
     @staticmethod
@@ -269,14 +277,7 @@ class WebNavigator(LLMAgent):
         return max(same, key=lambda h: h.score) if same else None
 
     def _exemplar_note(self, hit: SearchHit, goal: str, ctx: ActContext) -> str:
-        p = hit.item.payload
-        mapping = goal_mapping(str(p.get("goal", "")), goal)
-        steps = [
-            {**s, "target": adapt(s.get("target") or "", mapping) or None, "text": adapt(s["text"], mapping)}
-            if s.get("text") is not None
-            else {**s, "target": adapt(s.get("target") or "", mapping) or None}
-            for s in p["steps"]
-        ]
+        steps = self._adapted_steps(hit, goal)
         done = sum(1 for s in ctx.history if s.action is not None and not s.error)
         lines = ["A past success on this kind of task, adapted to your goal:"]
         lines.append(quote_untrusted("\n".join(render_step_plan(steps)), source="memory"))
@@ -288,17 +289,71 @@ class WebNavigator(LLMAgent):
             lines.append("All its steps are done.")
         return "\n".join(lines)
 
+    def _adapted_steps(self, hit: SearchHit, goal: str) -> list[dict[str, Any]]:
+        mapping = goal_mapping(str(hit.item.payload.get("goal", "")), goal)
+        out = []
+        for s in hit.item.payload["steps"]:
+            step = {**s, "target": adapt(s.get("target") or "", mapping) or None}
+            if s.get("text") is not None:
+                step["text"] = adapt(s["text"], mapping)
+            out.append(step)
+        return out
+
+    def replay_action(self, ctx: ActContext) -> tuple[WebAction, str] | None:
+        """The exemplar's next step as an action, when it is safe to take without the model.
+
+        Safe means: every earlier step of this episode was replayed and worked, the exemplar's goal
+        reads like this goal (token similarity), and the step's element is unique on this page.
+        """
+        if not self.replay or ctx.state.get("replay_off"):
+            return None
+        if len(ctx.history) != ctx.state.get("replayed", 0) or any(s.error for s in ctx.history):
+            ctx.state["replay_off"] = True
+            return None
+        hit = self._best_exemplar(ctx.recalled, family_of(ctx.task))
+        if hit is None:
+            return None
+        goal = goal_of(ctx.task, ctx.observation)
+        old_goal = str(hit.item.payload.get("goal", ""))
+        similarity = difflib.SequenceMatcher(a=_tokens(old_goal), b=_tokens(goal), autojunk=False).ratio()
+        if similarity < self.replay_min_similarity:
+            return None
+        steps = self._adapted_steps(hit, goal)
+        done = len(ctx.history)
+        if done >= len(steps):
+            return None
+        resolved = self._resolve(steps[done], ctx.observation, strict=True)
+        if resolved is None:
+            ctx.state["replay_off"] = True
+            return None
+        try:
+            action = WebAction.model_validate(resolved)
+        except ValueError:
+            ctx.state["replay_off"] = True
+            return None
+        ctx.state["replayed"] = done + 1
+        ctx.state["replayed_from"] = hit.item.id
+        return action, hit.item.id
+
     @staticmethod
-    def _resolve(step: dict[str, Any], obs: Observation) -> dict[str, Any] | None:
-        """The exemplar step as an action on the current page (its element found by role+name)."""
+    def _resolve(step: dict[str, Any], obs: Observation, *, strict: bool = False) -> dict[str, Any] | None:
+        """The exemplar step as an action on the current page (its element found by role+name).
+
+        `strict`: only an element that is the one exact role+name match (for replay without the model).
+        """
         action: dict[str, Any] = {"action": step["action"]}
         if step.get("target"):
             role, name = parse_target(step["target"])
             elements = obs.data.get("elements", [])
             exact = [e for e in elements if e.get("role") == role and e.get("name", "") == name]
-            loose = [e for e in elements if e.get("name", "").lower() == name.lower()] if name else []
-            by_role = [e for e in elements if e.get("role") == role]
-            pick = exact or loose or (by_role if len(by_role) == 1 else [])
+            if strict:
+                if len(exact) != 1:
+                    return None
+                pick = exact
+            else:
+                loose = [e for e in elements if e.get("name", "").lower() == name.lower()] if name else []
+                by_role = [e for e in elements if e.get("role") == role]
+                pick = exact or loose or (by_role if len(by_role) == 1 else [])
             if not pick:
                 return None
             action["id"] = pick[0]["id"]
@@ -324,6 +379,12 @@ class WebNavigator(LLMAgent):
 
     # -- acting --------------------------------------------------------------------------------
     async def act(self, ctx: ActContext) -> ActDecision:
+        replayed = self.replay_action(ctx)
+        if replayed is not None:
+            action, item_id = replayed
+            target = self._target(action, ctx.observation)
+            ctx.state.setdefault("replay_items", []).append(item_id)
+            return ActDecision(action=action, thought=REPLAYED + (f"{_TARGET}{target}" if target else ""))
         messages = self.build_messages(ctx)
         try:
             completion = await ctx.llm.chat(messages, schema=WebAction, max_tokens=self.max_tokens)
@@ -402,4 +463,4 @@ class WebNavigator(LLMAgent):
         return []
 
 
-__all__ = ["WebNavigator", "abstract_goal", "adapt", "family_of", "goal_mapping"]
+__all__ = ["REPLAYED", "WebNavigator", "abstract_goal", "adapt", "family_of", "goal_mapping"]

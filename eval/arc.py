@@ -44,6 +44,9 @@ class ArcEvalConfig(BaseModel):
     sessions: int = Field(1, ge=1)
     budget_s: float = Field(20.0, gt=0)
     max_depth: int = Field(3, ge=1, le=5)
+    budget_candidates: int | None = Field(
+        None, gt=0, description="programs evaluated per task (deterministic budget; budget_s stays a cap)"
+    )
     concurrency: int = Field(1, ge=1)
     seed: int = 0
     out: Path = Path("runs/arc")
@@ -94,7 +97,13 @@ async def run_arc_eval(cfg: ArcEvalConfig) -> dict[str, Any]:
     llm = make_llm(cfg.backend, cfg.model, seed=cfg.seed)
     memory = await open_memory(cfg.memory, Path(cfg.memory_db) if cfg.memory_db else out / "memory.db", "arc")
     executor = make_executor(cfg.concurrency) if cfg.solver in ("search", "hybrid") else None
-    solver = ArcSolver(cfg.solver, budget_s=cfg.budget_s, max_depth=cfg.max_depth, executor=executor)
+    solver = ArcSolver(
+        cfg.solver,
+        budget_s=cfg.budget_s,
+        max_depth=cfg.max_depth,
+        budget_candidates=cfg.budget_candidates,
+        executor=executor,
+    )
     loop_cfg = _loop_config(cfg)
 
     async def before_session(session: int) -> None:

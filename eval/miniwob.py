@@ -48,6 +48,7 @@ class MiniWoBEvalConfig(BaseModel):
     backend: str | None = None
     model: str | None = None
     embedder: str | None = None  # memory embedder name (default from config: MiniLM)
+    replay: bool = True  # take unambiguous steps of an adapted same-family exemplar without a model call
     progress: bool = True
 
 
@@ -89,6 +90,7 @@ def relative_paths(paths: list[Path], out: Path) -> list[str]:
 
 def trajectory_details(traj: Trajectory, shots: list[str]) -> dict[str, Any]:
     """What a results row keeps of an episode: goal, actions, verdict, screenshots."""
+    from agentmem.agents.web_navigator import REPLAYED
     from agentmem.envs.web import WebAction
 
     actions = []
@@ -111,6 +113,7 @@ def trajectory_details(traj: Trajectory, shots: list[str]) -> dict[str, Any]:
         "screenshots": shots,
         "advice_sources": [a.source for a in traj.advice],
         "tokens": traj.usage.prompt_tokens + traj.usage.completion_tokens,
+        "replayed_steps": sum(1 for s in traj.steps if s.thought.startswith(REPLAYED)),
     }
 
 
@@ -155,7 +158,7 @@ async def run_miniwob_eval(cfg: MiniWoBEvalConfig, llm: Any = None) -> dict[str,
     memory = await open_memory(
         cfg.memory, Path(cfg.memory_db) if cfg.memory_db else out / "memory.db", "miniwob", cfg.embedder
     )
-    agent = WebNavigator()
+    agent = WebNavigator(replay=cfg.replay)
     loop_cfg = loop_config(cfg)
     host = BrowserHost(extra_args=OFFLINE_ARGS)
     server = MiniWoBServer().start()

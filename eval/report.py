@@ -40,9 +40,7 @@ def plot_learning_curve(sessions: list[SessionSummary], path: Path, *, title: st
 
 def _table(headers: list[str], rows: list[list[Any]]) -> str:
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
-    )
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -59,8 +57,16 @@ def render_report(
     session_table = _table(
         ["session", "n", "solved", "newly solved", "re-solved", "rate", "mean steps", "mean time (s)"],
         [
-            [s["session"], s["n"], s["solved"], s["newly_solved"], s["resolved"], f"{100 * s['rate']:.1f}%",
-             f"{s['mean_steps']:.1f}", f"{s['mean_time_s']:.1f}"]
+            [
+                s["session"],
+                s["n"],
+                s["solved"],
+                s["newly_solved"],
+                s["resolved"],
+                f"{100 * s['rate']:.1f}%",
+                f"{s['mean_steps']:.1f}",
+                f"{s['mean_time_s']:.1f}",
+            ]
             for s in sessions
         ],
     )
@@ -75,8 +81,16 @@ def render_report(
     row_table = _table(
         ["session", "task", "solved", "score", "steps", "time (s)", "recalled", "error"],
         [
-            [r.session, r.task_id, "yes" if r.solved else "no", f"{r.score:.2f}", r.steps, f"{r.time_s:.1f}",
-             len(r.recalled_ids), (r.error or "")[:120]]
+            [
+                r.session,
+                r.task_id,
+                "yes" if r.solved else "no",
+                f"{r.score:.2f}",
+                r.steps,
+                f"{r.time_s:.1f}",
+                len(r.recalled_ids),
+                (r.error or "")[:120],
+            ]
             for r in rows[:max_rows]
         ],
     )

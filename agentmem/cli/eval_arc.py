@@ -29,6 +29,9 @@ def eval_arc(
     sessions: int = typer.Option(1, help="rerun the task list K times; later sessions see earlier memory"),
     budget_s: float = typer.Option(20.0, help="search/solve budget per task, seconds"),
     max_depth: int = typer.Option(3, help="search depth bound (DSL steps)"),
+    budget_candidates: int = typer.Option(
+        None, help="programs evaluated per task: a load-independent budget (--budget-s stays a cap)"
+    ),
     concurrency: int = typer.Option(1, help="tasks in parallel (search runs in worker processes)"),
     seed: int = typer.Option(0),
     out: Path = typer.Option(Path("runs/arc"), help="output folder (resumable: finished rows are skipped)"),
@@ -48,6 +51,7 @@ def eval_arc(
         ArcEvalConfig,
         version=version, split=split, folder=folder, limit=limit, ids=task_ids, solver=solver,
         memory=memory, memory_db=memory_db, sessions=sessions, budget_s=budget_s, max_depth=max_depth,
+        budget_candidates=budget_candidates,
         concurrency=concurrency, seed=seed, out=out, backend=backend, model=model, llm_rounds=llm_rounds,
     )  # fmt: skip
     print_summary(run_eval(run_arc_eval(cfg)), out)

@@ -36,6 +36,9 @@ def eval_miniwob(
     backend: str = typer.Option(None, help="LLM backend (default from config: llamacpp)"),
     model: str = typer.Option(None, help="LLM model (default from config: qwen2.5-coder-1.5b)"),
     embedder: str = typer.Option(None, help="memory embedder (default from config)"),
+    replay: bool = typer.Option(
+        True, help="take unambiguous steps of a remembered same-family success without a model call"
+    ),
 ) -> None:
     """MiniWoB++ offline with the web navigator; writes results.jsonl, summary.json, learning_curve.png, report.html."""
     from agentmem.eval.miniwob import MiniWoBEvalConfig, run_miniwob_eval
@@ -45,6 +48,7 @@ def eval_miniwob(
         tasks=tasks, episodes=episodes, sessions=sessions, memory=memory, memory_db=memory_db,
         concurrency=concurrency, seed=seed, out=out, limit=limit, max_steps=max_steps,
         coach_every=coach_every, condense=condense, backend=backend, model=model, embedder=embedder,
+        replay=replay,
     )  # fmt: skip
     print_summary(run_eval(run_miniwob_eval(cfg)), out)
 

@@ -128,3 +128,37 @@ def test_solves_simple_real_training_tasks() -> None:
         )
         truth = [np.asarray(o) for o in task.test_outputs]
         assert _check(result, truth), task.id
+
+
+def test_candidate_budget_is_deterministic_and_bounds_the_work() -> None:
+    program = ["transpose", "mirror_h", "gravity_down"]  # depth 3: not found within a small budget
+    train, tests, _ = _task(program, _grids(3, shape=(3, 3), colors=(0, 0, 1)))
+    cfg = SearchConfig(budget_s=600, max_depth=3, max_candidates=300, after_first_s=0.0)
+    a, b = search(train, tests, config=cfg), search(train, tests, config=cfg)
+    assert a.candidates == b.candidates and a.expanded == b.expanded
+    assert 300 <= a.candidates <= 300 + 1  # checked before every candidate
+    assert [s.steps for s in a.solutions] == [s.steps for s in b.solutions]
+
+
+def test_recalled_programs_are_re_instantiated_on_the_task_colours() -> None:
+    # memory solved "keep colour 3, then flip"; this task needs the same sketch with colour 5
+    inputs = _grids(4, shape=(4, 4), colors=(0, 5, 6))
+    train, tests, truth = _task(["keep:5", "fliplr"], inputs)
+    priors = priors_from_programs([(["keep:3", "fliplr"], 0.9)])
+    result = search(train, tests, priors, SearchConfig(budget_s=30, max_depth=1, after_first_s=0.0))
+    assert _check(result, truth) and result.solutions[0].from_seed
+    assert result.solutions[0].steps[:2] == ["keep:5", "fliplr"]
+
+
+def test_focus_phase_reaches_deeper_programs_made_of_recalled_primitives() -> None:
+    program = ["gravity_right", "tile2x1", "gravity_down", "mirror_h"]  # depth 4: beyond max_depth 3
+    rng = np.random.default_rng(1)
+    inputs = [rng.choice((0, 0, 1, 2), size=(3, 4)) for _ in range(4)]
+    train, tests, truth = _task(program, inputs)
+    cfg = SearchConfig(budget_s=300, max_depth=3, max_candidates=60_000, after_first_s=0.0)
+    assert not _check(search(train, tests, config=cfg), truth)  # memory off: out of reach
+    priors = priors_from_programs([(["gravity_right", "tile2x1"], 0.9), (["gravity_down", "mirror_h"], 0.8)])
+    assert set(priors.focus) == set(program)
+    # the focused phase (same candidate budget) searches the recalled primitives two levels deeper
+    result = search(train, tests, Priors(focus=priors.focus), cfg)
+    assert _check(result, truth) and len(result.solutions[0].steps) == 4

@@ -381,3 +381,52 @@ def test_other_families_memories_are_not_shown():
     assert "select" in agent.memory_notes(
         ctx_for(same, obs, ScriptedLLM(), recalled=[hit], advice=[Advice(text="x", item_ids=[hit.item.id])])
     )
+
+
+async def test_replay_takes_unambiguous_exemplar_steps_without_the_model_and_stops_on_doubt():
+    agent = WebNavigator()
+    past = _traj(
+        'Enter "Kasie" into the text field and press Submit.',
+        [
+            Step(i=0, action={"action": "type", "id": 1, "text": "Kasie"}, thought='target: textbox ""'),
+            Step(i=1, action={"action": "click", "id": 2}, thought='target: button "Submit"'),
+        ],
+        True,
+    )
+    hit = _hit(agent.distil(past, EpisodeSummary(goal="g"))[0])
+    goal = 'Enter "Jerrie" into the text field and press Submit.'
+    task = Task(id="enter-text#3", env="miniwob", goal=goal, meta={"family": "enter-text"})
+    page = [Element(id=4, role="button", name="Submit"), Element(id=7, role="textbox", value="")]
+    silent = ScriptedLLM()  # raises if called: replayed steps must not reach the model
+    ctx = ctx_for(task, observation(goal, page), silent, recalled=[hit])
+    first = await agent.act(ctx)
+    assert first.action.model_dump(exclude_none=True) == {
+        "action": "type",
+        "id": 7,
+        "text": "Jerrie",
+        "enter": False,
+    }
+    assert first.thought == '[replayed] target: textbox ""' and not silent.calls
+    ctx.history = [Step(i=0, action=first.action.model_dump())]
+    second = await agent.act(ctx)
+    assert (second.action.action, second.action.id) == ("click", 4) and not silent.calls
+
+    # a failed replayed step hands the episode to the model for good
+    model = ScriptedLLM(default=json.dumps({"action": "click", "id": 4}))
+    ctx2 = ctx_for(task, observation(goal, page), model, recalled=[hit])
+    ctx2.state["replayed"] = 1
+    ctx2.history = [Step(i=0, action={"action": "type", "id": 7, "text": "Jerrie"}, error="stale element")]
+    await agent.act(ctx2)
+    assert len(model.calls) == 1 and ctx2.state["replay_off"] is True
+
+    # two elements match the step's target: ambiguous, so the model decides
+    twins = [*page, Element(id=8, role="textbox", value="")]
+    model3 = ScriptedLLM(default=json.dumps({"action": "type", "id": 8, "text": "Jerrie"}))
+    ctx3 = ctx_for(task, observation(goal, twins), model3, recalled=[hit])
+    decision = await agent.act(ctx3)
+    assert decision.action.id == 8 and len(model3.calls) == 1
+
+    # replay off: the model is asked even with an exemplar
+    model4 = ScriptedLLM(default=json.dumps({"action": "type", "id": 7, "text": "Jerrie"}))
+    await WebNavigator(replay=False).act(ctx_for(task, observation(goal, page), model4, recalled=[hit]))
+    assert len(model4.calls) == 1

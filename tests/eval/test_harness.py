@@ -21,10 +21,15 @@ async def test_sessions_resume_and_newly_solved(tmp_path):
         solved = task.id == "t0" or (session == 2 and task.id == "t1")
         return ResultRow(benchmark="toy", session=session, task_id=task.id, solved=solved, steps=2)
 
-    rows = await run_sessions(_tasks(3), sessions=2, out_dir=tmp_path, run_task=run_task, concurrency=2, progress=False)
+    rows = await run_sessions(
+        _tasks(3), sessions=2, out_dir=tmp_path, run_task=run_task, concurrency=2, progress=False
+    )
     assert len(rows) == 6 and len(calls) == 6
     summary = summarize_sessions(rows)
-    assert [(s.session, s.solved, s.newly_solved, s.resolved) for s in summary] == [(1, 1, 1, 0), (2, 2, 1, 1)]
+    assert [(s.session, s.solved, s.newly_solved, s.resolved) for s in summary] == [
+        (1, 1, 1, 0),
+        (2, 2, 1, 1),
+    ]
 
     # A rerun with the same folder does nothing: every (session, task) is already there.
     calls.clear()
