@@ -21,7 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from agentmem.agents.base import ActContext, ActDecision
-from agentmem.envs.base import Observation
+from agentmem.envs.base import Observation, quote_untrusted
 from agentmem.envs.research import TOOL_NAMES, AnswerAction, ToolCallAction
 from agentmem.errors import LLMError
 from agentmem.llm.base import Message
@@ -326,6 +326,7 @@ class DeepResearchAgent:
     async def _plan(self, ctx: ActContext, replan_from: str | None) -> tuple[Plan, Usage]:
         cases, ids = render_cases(ctx.recalled, self.config.cases_k, self.config.case_chars)
         ctx.state["case_ids"] = ids
+        ctx.state["case_calls"] = worked_calls(ctx.recalled, ids)
         user = f"Question: {_question(ctx.task)}{_file_line(ctx.task)}"
         if cases:
             user = (
@@ -353,6 +354,15 @@ class DeepResearchAgent:
         parts.append(
             f"Current subtask: {sub['goal']}" + (f" (suggested tool: {sub['tool']})" if sub["tool"] else "")
         )
+        if st.get("case_calls") and not st.get("turns"):
+            # Memento's executor gets the case too: the tool calls of the closest verified case are the
+            # most concrete thing memory has (which file, which pandas call); they are another
+            # question's, so quoted as data and to be adapted.
+            calls = _clip(" | ".join(st["case_calls"]), self.config.case_chars)
+            parts.append(
+                "A similar question that WORKED made these calls (adapt, never copy values):\n"
+                + quote_untrusted(calls, source="memory")
+            )
         for turn in st.get("turns", [])[-2:]:
             parts.append(
                 f"You called {turn['call']['tool']} {_clip(_args_text(turn['call']['args']), 300)}\nOutput:\n{turn['obs']}"
@@ -450,6 +460,15 @@ class DeepResearchAgent:
         ]
         c = await ctx.llm.chat(messages, schema=Verdict, max_tokens=96)
         return c.parsed, c.usage
+
+
+def worked_calls(hits: list[SearchHit], shown_ids: list[str], limit: int = 3) -> list[str]:
+    """The successful tool calls of the best shown WORKED case (errors dropped)."""
+    for hit in hits:
+        p = hit.item.payload
+        if hit.item.id in shown_ids and p.get("success") is True and p.get("calls"):
+            return [c for c in p["calls"] if not str(c).endswith("-> error")][:limit]
+    return []
 
 
 def _args_text(args: dict[str, Any]) -> str:

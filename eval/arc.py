@@ -144,6 +144,7 @@ async def run_arc_eval(cfg: ArcEvalConfig) -> dict[str, Any]:
                 "description": first.get("description", ""),
                 "origin": first.get("origin", ""),
                 "predictions": attempts,
+                "search": next((s.thought for s in traj.steps if s.thought.startswith("search:")), None),
             },
         )
 

@@ -251,3 +251,7 @@ async def test_cases_memory_and_no_label_leak(attached: Path, tmp_path: Path) ->
     third_plan = router.seen["plan"][2]
     assert "[WORKED] Q: How many units were sold in total?" in third_plan
     assert "[FAILED] Q: Which month sold the most units?" in third_plan
+    # the executor of a later question sees the worked case's calls, quoted as data
+    hinted = [e for e in router.seen["exec"] if "A similar question that WORKED made these calls" in e]
+    assert hinted and "read_file(path='sales.csv')" in hinted[-1] and "UNTRUSTED_DATA" in hinted[-1]
+    assert all("WORKED made these calls" not in e for e in router.seen["exec"][:4])  # first question: none
