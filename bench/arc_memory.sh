@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # ARC-AGI-1: memory off vs memory warm-started from the training split, same budget per task.
-# 1) build concept memory on the 400 training tasks; 2) evaluation split with memory off;
-# 3) evaluation split with that memory frozen. Each step is resumable (rerun to continue).
+# The budget is counted in candidate programs evaluated (--budget-candidates), so both arms get the
+# same search effort whatever else the machine is doing; --budget-s is only a safety cap.
+# 1) build concept memory on the 400 training tasks (online: later tasks recall earlier ones);
+# 2) evaluation split with memory off; 3) evaluation split with that memory frozen.
+# Each step is resumable (rerun to continue). Steps 2 and 3 may run side by side.
 set -euo pipefail
-BUDGET=${BUDGET:-20}
-CONC=${CONC:-1}
+CANDIDATES=${CANDIDATES:-60000}
+CAP_S=${CAP_S:-60}
 OUT=${OUT:-runs/arc-measure}
 AM=${AM:-.venv/bin/agentmem}
-$AM eval arc --version arcagi1 --split training --solver search --memory on \
-  --memory-db "$OUT/train-memory.db" --budget-s "$BUDGET" --concurrency "$CONC" --out "$OUT/train"
-$AM eval arc --version arcagi1 --split evaluation --solver search --memory off \
-  --budget-s "$BUDGET" --concurrency "$CONC" --out "$OUT/eval-off"
-$AM eval arc --version arcagi1 --split evaluation --solver search --memory frozen \
-  --memory-db "$OUT/train-memory.db" --budget-s "$BUDGET" --concurrency "$CONC" --out "$OUT/eval-frozen"
+B="--version arcagi1 --solver search --concurrency 1 --budget-candidates $CANDIDATES --budget-s $CAP_S"
+$AM eval arc $B --split training --memory on --memory-db "$OUT/train-memory.db" --out "$OUT/train"
+$AM eval arc $B --split evaluation --memory off --out "$OUT/eval-off"
+$AM eval arc $B --split evaluation --memory frozen --memory-db "$OUT/train-memory.db" --out "$OUT/eval-frozen"
