@@ -60,6 +60,7 @@ _REPEAT_NOTE = (
     "You already did exactly that and it worked. Do the next part of the goal instead "
     "(for example click the submit button). Reply with one different JSON action."
 )
+_OLD_IDS = re.compile(r'"id":\s*\d+,?\s*|\s*\[\d+\]|\s*no element \[?\d+\]?[^|\n]*')  # ids of an old page
 _ENTITY = re.compile(r'"[^"]+"|\'[^\']+\'|\d[\d.,:/-]*|\S+')
 _STRIP = "\"'.,;:!?()[]"
 
@@ -258,11 +259,16 @@ class WebNavigator(LLMAgent):
                 for hit in items:
                     # Another family's workflow misleads a small model (choose-list's "select" on
                     # click-option): only this family's memories are shown.
+                    # Episode summaries carry the old page's element ids ("id":5), which a small
+                    # model copies onto a page where they mean something else (seen in MiniWoB
+                    # runs): the navigator's own workflow/failure items say the same by role+name.
+                    if hit.item.kind == "episode":
+                        continue
                     if hit.item.id not in shown and item_family(hit) == family:
                         notes.append(self._item_note(hit))
                         shown.add(hit.item.id)
             elif adv.text.strip():
-                notes.append(adv.text.strip())
+                notes.append(_OLD_IDS.sub("", adv.text.strip()))
         text = "\n".join(n for n in notes if n)
         return text[: self.advice_chars]
 
@@ -366,7 +372,7 @@ class WebNavigator(LLMAgent):
     def _item_note(self, hit: SearchHit) -> str:
         item = hit.item
         label = {True: "worked", False: "failed"}.get(item.payload.get("success"), "note")
-        text = " ".join(item.text.split())
+        text = _OLD_IDS.sub("", " ".join(item.text.split()))
         return f"[{label}] {text[:300]}"
 
     def build_messages(self, ctx: ActContext) -> list[Message]:

@@ -430,3 +430,35 @@ async def test_replay_takes_unambiguous_exemplar_steps_without_the_model_and_sto
     model4 = ScriptedLLM(default=json.dumps({"action": "type", "id": 7, "text": "Jerrie"}))
     await WebNavigator(replay=False).act(ctx_for(task, observation(goal, page), model4, recalled=[hit]))
     assert len(model4.calls) == 1
+
+
+def test_notes_never_carry_element_ids_of_an_old_page():
+    """Old ids ("id":6, [5]) mean other elements on a new page; a small model copies them."""
+    from agentmem.types import Advice
+
+    agent = WebNavigator()
+    goal = "Select nothing and click Submit."
+    task = Task(
+        id="click-checkboxes-transfer#1",
+        env="miniwob",
+        goal=goal,
+        meta={"family": "click-checkboxes-transfer"},
+    )
+    episode = MemoryItem(
+        namespace="t", kind="episode",
+        text='Goal: Select OXGy and click Submit. Key steps: 0. {"action":"click","id":6} -> reward 0.2',
+        payload={"task_id": "click-checkboxes-transfer#0", "success": True},
+    )  # fmt: skip
+    failed = _traj(goal, [Step(i=0, action={"action": "click", "id": 5}, error="no element [5] in the list")], False,
+                   family="click-checkboxes-transfer")  # fmt: skip
+    failure = _hit(agent.distil(failed, EpisodeSummary(goal="g"))[0]).item
+    hits = [
+        SearchHit(item=i, score=0.9, parts=ScoreParts(similarity=0.9, final=0.9)) for i in (episode, failure)
+    ]
+    advice = [Advice(text="from memory", item_ids=[episode.id, failure.id])]
+    page = [Element(id=1, role="checkbox", name="a"), Element(id=2, role="button", name="Submit")]
+    notes = agent.memory_notes(
+        ctx_for(task, observation(goal, page), ScriptedLLM(), recalled=hits, advice=advice)
+    )
+    assert "failed on a goal like" in notes
+    assert '"id"' not in notes and "[5]" not in notes and "Key steps" not in notes
