@@ -149,8 +149,8 @@ def _hit(draft, score=0.9) -> SearchHit:
     return SearchHit(item=item, score=score, parts=ScoreParts(similarity=score, final=score))
 
 
-def test_exemplar_is_adapted_to_the_new_goal_and_resolved_to_current_ids():
-    agent = WebNavigator()
+def _kasie_exemplar(agent: WebNavigator) -> SearchHit:
+    """A recalled enter-text workflow: typed "Kasie" into the textbox, then clicked Submit."""
     past = _traj(
         'Enter "Kasie" into the text field and press Submit.',
         [
@@ -159,8 +159,12 @@ def test_exemplar_is_adapted_to_the_new_goal_and_resolved_to_current_ids():
         ],
         True,
     )
-    [draft] = agent.distil(past, EpisodeSummary(goal="g"))
-    hit = _hit(draft)
+    return _hit(agent.distil(past, EpisodeSummary(goal="g"))[0])
+
+
+def test_exemplar_is_adapted_to_the_new_goal_and_resolved_to_current_ids():
+    agent = WebNavigator()
+    hit = _kasie_exemplar(agent)
     goal = 'Enter "Jerrie" into the text field and press Submit.'
     task = Task(id="enter-text#0", env="miniwob", goal=goal, meta={"family": "enter-text"})
     obs = observation(
@@ -385,15 +389,7 @@ def test_other_families_memories_are_not_shown():
 
 async def test_replay_takes_unambiguous_exemplar_steps_without_the_model_and_stops_on_doubt():
     agent = WebNavigator()
-    past = _traj(
-        'Enter "Kasie" into the text field and press Submit.',
-        [
-            Step(i=0, action={"action": "type", "id": 1, "text": "Kasie"}, thought='target: textbox ""'),
-            Step(i=1, action={"action": "click", "id": 2}, thought='target: button "Submit"'),
-        ],
-        True,
-    )
-    hit = _hit(agent.distil(past, EpisodeSummary(goal="g"))[0])
+    hit = _kasie_exemplar(agent)
     goal = 'Enter "Jerrie" into the text field and press Submit.'
     task = Task(id="enter-text#3", env="miniwob", goal=goal, meta={"family": "enter-text"})
     page = [Element(id=4, role="button", name="Submit"), Element(id=7, role="textbox", value="")]
