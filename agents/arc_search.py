@@ -257,12 +257,17 @@ class ProgramSearch:
         )
 
     def _done(self) -> bool:
-        return len(self._solutions) >= self.config.max_solutions or self._out_of_budget(self._cand_limit)
+        return len(self._solutions) >= self.config.max_solutions or self._out_of_budget()
 
-    def _out_of_budget(self, cand_limit: int | None, deadline: float | None = None) -> bool:
-        if cand_limit is not None and self.candidates >= cand_limit:
-            return True
+    def _over_candidates(self, phase_limit: int | None = None) -> bool:
+        """Past this phase's candidate limit or the overall one (which shrinks after a first solution)."""
+        return any(lim is not None and self.candidates >= lim for lim in (phase_limit, self._cand_limit))
+
+    def _over_time(self, deadline: float | None = None) -> bool:
         return time.monotonic() > min(self._deadline, deadline or self._deadline)
+
+    def _out_of_budget(self, phase_limit: int | None = None, deadline: float | None = None) -> bool:
+        return self._over_candidates(phase_limit) or self._over_time(deadline)
 
     def _record(self, steps: list[str], outs: list[Grid], macros: list[str], from_seed: bool) -> None:
         key = b"".join(grid_key(o) for o in outs)
@@ -314,16 +319,16 @@ class ProgramSearch:
         visited = {_state_key(root)}
         heapq.heappush(heap, (0.0, next(counter), 0, root, (), (), 0.0))
         while heap and len(self._solutions) < cfg.max_solutions:
-            if self._out_of_budget(cand_limit, deadline) or self._out_of_budget(self._cand_limit):
-                break  # (the first solution may have shrunk the overall limits)
+            if self._out_of_budget(cand_limit, deadline):
+                break
             _, _, depth, state, prog, macros, g_cost = heapq.heappop(heap)
             self.expanded += 1
             for step in steps:
                 if len(self._solutions) >= cfg.max_solutions:
                     break
-                if cand_limit is not None and self.candidates >= cand_limit:
-                    break
-                if self.candidates % 4 == 0 and self._out_of_budget(self._cand_limit, deadline):
+                if self._over_candidates(cand_limit) or (
+                    self.candidates % 4 == 0 and self._over_time(deadline)
+                ):
                     break
                 new = self._apply_state(step, state)
                 if new is None:
