@@ -47,8 +47,13 @@ def render_action(action: dict[str, Any] | None) -> str:
     return json.dumps(action, separators=(",", ":"), default=str, sort_keys=True)
 
 
+def step_action_text(step: Step) -> str:
+    """The agent's instance-free label of the action when it gave one, else the action as JSON."""
+    return step.label if step.label and step.action is not None else render_action(step.action)
+
+
 def render_step(step: Step, obs_chars: int = 160, action_chars: int = 200) -> str:
-    line = f"{step.i}. {_clip(render_action(step.action), action_chars)}"
+    line = f"{step.i}. {_clip(step_action_text(step), action_chars)}"
     if step.error:
         line += f" ERROR: {_clip(step.error, 160)}"
     if step.reward:
@@ -68,7 +73,7 @@ def outcome_line(trajectory: Trajectory) -> str:
 
 
 def _repeated_actions(steps: list[Step]) -> int:
-    counts = Counter(render_action(s.action) for s in steps if s.action is not None)
+    counts = Counter(step_action_text(s) for s in steps if s.action is not None)
     return max(counts.values(), default=0)
 
 
@@ -94,7 +99,7 @@ def fallback_summary(trajectory: Trajectory, agent_name: str = "agent") -> Episo
     if trajectory.outcome.success is False and trajectory.outcome.detail:
         failure_modes.append(_clip(trajectory.outcome.detail, 120))
     lessons: list[str] = []
-    actions = [_clip(render_action(s.action), 80) for s in steps if s.action is not None and not s.error]
+    actions = [_clip(step_action_text(s), 80) for s in steps if s.action is not None and not s.error]
     if trajectory.outcome.success and actions:
         lessons.append("A sequence that worked: " + " ; ".join(actions[:6]))
     elif trajectory.outcome.success is False:

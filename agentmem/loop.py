@@ -198,6 +198,7 @@ async def _act(state: EpisodeState, runtime: Any) -> dict[str, Any]:
     pending = {
         "action": action,
         "thought": decision.thought,
+        "label": decision.label,
         "error": error if action is None else None,
         "advice_ids": [i for a in advice for i in a.item_ids],
     }
@@ -240,6 +241,7 @@ async def _env_step(state: EpisodeState, runtime: Any) -> dict[str, Any]:
         i=i,
         thought=pending.get("thought", ""),
         action=pending.get("action"),
+        label=pending.get("label", ""),
         advice_ids=pending.get("advice_ids", []),
     )
     update: dict[str, Any] = {"pending": None}

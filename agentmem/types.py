@@ -48,6 +48,9 @@ class Step(BaseModel):
     reward: float = 0.0
     error: str | None = None
     advice_ids: list[str] = Field(default_factory=list)
+    # A readable rendering of the action without per-page instance details (element ids): what
+    # condensed summaries show, so memory never carries an id that meant something on one page only.
+    label: str = ""
 
 
 class Outcome(BaseModel):

@@ -519,6 +519,68 @@ def _sym_fill_color(c: int):
     return prim
 
 
+def _shift_periods(g: Grid, known: np.ndarray, axis: int) -> list[int]:
+    """Shifts along `axis` under which every pair of known cells agrees (a necessary period test)."""
+    n = g.shape[axis]
+    out = []
+    for p in range(1, n):
+        a = g[:-p] if axis == 0 else g[:, :-p]
+        b = g[p:] if axis == 0 else g[:, p:]
+        ka = known[:-p] if axis == 0 else known[:, :-p]
+        kb = known[p:] if axis == 0 else known[:, p:]
+        both = ka & kb
+        if not (a[both] != b[both]).any():
+            out.append(p)
+    return out + [n]
+
+
+def _periodic_fill(g: Grid, unknown: np.ndarray) -> Grid | None:
+    """Fill unknown cells from the smallest 2-D period (rows py, columns px) the known cells obey."""
+    h, w = g.shape
+    known = ~unknown
+    pys, pxs = _shift_periods(g, known, 0), _shift_periods(g, known, 1)
+    rr, cc = np.indices(g.shape)
+    k_val = g[known].astype(np.int64)
+    for _, py, px in sorted((py * px, py, px) for py in pys for px in pxs):
+        if py == h and px == w:
+            break
+        cls = (rr % py) * px + (cc % px)
+        vals = np.full(py * px, -1, dtype=np.int64)
+        k_cls = cls[known]
+        vals[k_cls] = k_val  # last write wins; consistency checked next
+        if (vals[k_cls] != k_val).any() or (vals < 0).any():
+            continue
+        return vals[cls].astype(np.uint8)
+    return None
+
+
+def _per_fill_color(c: int, crop: bool = False):
+    """Cells of colour c are 'unknown': fill them by continuing the grid's periodic pattern."""
+
+    def prim(g: Grid) -> Grid | None:
+        holes = g == c
+        if not holes.any() or holes.all():
+            return None
+        out = _periodic_fill(g, holes)
+        if out is None:
+            return None
+        box = _bbox(holes)
+        return out[box] if crop and box is not None else out
+
+    return prim
+
+
+def _sym_fill_crop(c: int):
+    fill = _sym_fill_color(c)
+
+    def prim(g: Grid) -> Grid | None:
+        out = fill(g)
+        box = _bbox(g == c)
+        return None if out is None or box is None else out[box]
+
+    return prim
+
+
 # --- the registry --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Primitive:
@@ -625,6 +687,14 @@ COLOR_FAMILIES["symfill"] = (
     "symmetry",
     "colour {c} marks unknown cells: fill by symmetry",
 )
+COLOR_FAMILIES["symcrop"] = (_sym_fill_crop, 1.6, "symmetry", "what symmetry puts under the colour-{c} patch")
+COLOR_FAMILIES["perfill"] = (_per_fill_color, 1.5, "pattern", "colour {c} marks unknown cells: continue the pattern")
+COLOR_FAMILIES["percrop"] = (
+    lambda c: _per_fill_color(c, crop=True),
+    1.6,
+    "pattern",
+    "what the repeating pattern puts under the colour-{c} patch",
+)
 
 
 def primitive(name: str) -> Primitive:
@@ -694,12 +764,17 @@ class ColorMap:
 
 
 def apply_program(steps: list[str], g: object) -> Grid:
-    """Run a program (primitive names, optionally ending in a `colormap:{...}` step) on one grid."""
+    """Run a program on one grid: primitive names, optionally ending in a learned step (colour map,
+    local rule, object recolouring) serialised as `kind:{json}`."""
+    from agentmem.agents.arc_learned import is_learned_step, parse_learned
+
     grid = as_grid(g)
     for step in steps:
         if step.startswith("colormap:"):
             cmap = ColorMap({int(k): int(v) for k, v in json.loads(step[len("colormap:") :]).items()})
             out = cmap.apply(grid)
+        elif is_learned_step(step):
+            out = parse_learned(step).apply(grid)
         else:
             out = apply_primitive(step, grid)
         if out is None:
@@ -722,6 +797,8 @@ def program_source(steps: list[str]) -> str:
 
 def describe_program(steps: list[str]) -> str:
     """Readable one-line description of a program, for concept memory and prompts."""
+    from agentmem.agents.arc_learned import describe_learned, is_learned_step
+
     parts = []
     for step in steps:
         if step.startswith("colormap:"):
@@ -729,6 +806,8 @@ def describe_program(steps: list[str]) -> str:
             parts.append(
                 "recolour " + ", ".join(f"{'new' if k == str(SENTINEL) else k}→{v}" for k, v in pairs.items())
             )
+        elif is_learned_step(step):
+            parts.append(describe_learned(step))
         else:
             try:
                 parts.append(primitive(step).description or step)

@@ -40,6 +40,7 @@ from agentmem.agents.arc_dsl import (
     primitive,
     task_primitives,
 )
+from agentmem.agents.arc_learned import fit_learned, is_learned_step
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ class SearchConfig:
     focus_share: float = 0.3  # of the budget, for the focused phase when priors carry a focus set
     focus_extra_depth: int = 2
     max_seed_variants: int = 24
+    learned_depth: int = 1  # states up to this depth also try learned final steps (-1: never)
 
 
 @dataclass
@@ -220,6 +222,7 @@ class ProgramSearch:
         self._deadline = self._start + cfg.budget_s
         self._cand_limit = cfg.max_candidates
         self._solutions: list[Solution] = []
+        self._learned: list[Solution] = []
         self._seen_outputs: set[bytes] = set()
         self._best: tuple[float, list[str], list[Grid]] = (-1.0, [], [])
         self.expanded = self.generated = 0
@@ -228,6 +231,8 @@ class ProgramSearch:
         goal = self._goal(root)
         if goal is not None:
             self._record(goal[0], goal[1], [], False)
+        else:
+            self._try_learned(root, [], [])
         self._run_seeds(root)  # 1) programs recalled from memory, on this task's colours
 
         focus = self._focus_steps()
@@ -245,8 +250,11 @@ class ProgramSearch:
         elif not self._done():
             self._best_first(root, self._steps, cfg.max_depth, self._cand_limit, self._deadline)
         best = self._best
+        # Learned-step solutions fill the attempts plain programs left free (a fitted rule is the
+        # weaker evidence: it was fitted on the very pairs that verify it, leave-one-out aside).
+        solutions = (self._solutions + self._learned)[: cfg.max_solutions]
         return SearchResult(
-            solutions=self._solutions,
+            solutions=solutions,
             expanded=self.expanded,
             generated=self.generated,
             elapsed_s=time.monotonic() - self._start,
@@ -281,6 +289,26 @@ class ProgramSearch:
                 self._deadline = min(self._deadline, now + self.config.after_first_s)
             else:
                 self._cand_limit = min(self._cand_limit, self.candidates + max(200, self._cand_limit // 10))
+
+    def _try_learned(self, state: tuple[Grid, ...], prog: list[str], macros: list[str]) -> None:
+        """Fit learned final steps (object recolouring, local rules) on this state's train grids."""
+        if len(self._learned) >= self.config.max_solutions:
+            return
+        train, test = list(state[: self.n_train]), list(state[self.n_train :])
+        if any(a.shape != b.shape for a, b in zip(train, self.train_out, strict=True)):
+            return
+        for rule in fit_learned(train, self.train_out):
+            outs = [rule.apply(t) for t in test]
+            if any(o is None or (o >= SENTINEL).any() for o in outs):
+                continue
+            key = b"".join(grid_key(o) for o in outs)  # type: ignore[arg-type]
+            if key in self._seen_outputs:
+                continue
+            self._seen_outputs.add(key)
+            found = Solution([*prog, rule.name()], outs, time.monotonic() - self._start, macros, False)  # type: ignore[arg-type]
+            self._learned.append(found)
+            if len(self._learned) >= self.config.max_solutions:
+                return
 
     def _run_seeds(self, root: tuple[Grid, ...]) -> None:
         colors = sorted(self._task_colors() - {0})
@@ -346,6 +374,8 @@ class ProgramSearch:
                 if goal is not None:
                     self._record(list(new_prog) + goal[0], goal[1], list(new_macros), False)
                     continue
+                if depth + 1 <= cfg.learned_depth:
+                    self._try_learned(new, list(new_prog), list(new_macros))
                 dist = self._distance(new)
                 score = 1.0 - dist
                 if score > self._best[0]:
@@ -384,7 +414,7 @@ def _state_key(state: tuple[Grid, ...]) -> bytes:
 
 
 def _valid_step(name: str) -> bool:
-    if name.startswith("colormap:"):
+    if name.startswith("colormap:") or is_learned_step(name):
         return True
     try:
         primitive(name)
@@ -406,7 +436,7 @@ def search(
 # --- library learning ----------------------------------------------------------------------------
 def base_steps(program: list[str]) -> list[str]:
     """A program without its final colour map (the part that transfers between tasks)."""
-    return [s for s in program if not s.startswith("colormap:")]
+    return [s for s in program if not (s.startswith("colormap:") or is_learned_step(s))]
 
 
 def learn_macros(

@@ -40,6 +40,7 @@ class ActDecision(BaseModel):
 
     action: BaseModel | None = None
     thought: str = ""
+    label: str = ""  # instance-free rendering of the action for summaries (see `Step.label`)
     error: str | None = None
     usage: Usage = Field(default_factory=Usage)
 

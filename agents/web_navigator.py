@@ -154,6 +154,20 @@ def step_record(step: Step) -> dict[str, Any]:
     return rec
 
 
+def action_label(action: WebAction, target: str | None) -> str:
+    """'click button': the action by the kind of element it hit, not by the page's element number.
+
+    The element's name is page text, so it stays out (exemplar steps keep it, quoted, where needed).
+    """
+    rec: dict[str, Any] = {k: v for k, v in action.model_dump().items() if k in ("action", "text", "enter")}
+    rec = {k: v for k, v in rec.items() if v not in (None, False)}
+    if target:
+        rec["target"] = parse_target(target)[0] or "element"
+    elif action.id is not None:
+        rec["target"] = "an element not on the page"
+    return render_step_plan([rec])[0].split(". ", 1)[1]
+
+
 def render_step_plan(steps: list[dict[str, Any]]) -> list[str]:
     out = []
     for n, s in enumerate(steps, 1):
@@ -390,7 +404,11 @@ class WebNavigator(LLMAgent):
             action, item_id = replayed
             target = self._target(action, ctx.observation)
             ctx.state.setdefault("replay_items", []).append(item_id)
-            return ActDecision(action=action, thought=REPLAYED + (f"{_TARGET}{target}" if target else ""))
+            return ActDecision(
+                action=action,
+                thought=REPLAYED + (f"{_TARGET}{target}" if target else ""),
+                label=action_label(action, target),
+            )
         messages = self.build_messages(ctx)
         try:
             completion = await ctx.llm.chat(messages, schema=WebAction, max_tokens=self.max_tokens)
@@ -413,7 +431,12 @@ class WebNavigator(LLMAgent):
         # rendered into condensed summaries, and this is page text), so a recorded trajectory stays
         # meaningful after the ids are gone (exemplars, workflows).
         target = self._target(action, ctx.observation)
-        return ActDecision(action=action, thought=f"{_TARGET}{target}" if target else "", usage=usage)
+        return ActDecision(
+            action=action,
+            thought=f"{_TARGET}{target}" if target else "",
+            label=action_label(action, target),
+            usage=usage,
+        )
 
     @staticmethod
     def _repeats_last_success(action: WebAction, history: list[Step]) -> bool:

@@ -87,3 +87,20 @@ def test_fallback_success_records_the_working_sequence():
 async def test_no_model_means_fallback():
     summary = await Condenser(None).condense(_traj(2))
     assert summary.fallback and summary.outcome.startswith("success")
+
+
+def test_summaries_show_the_agents_label_not_the_raw_action():
+    """Element ids mean something on one page only: a step's label replaces the action JSON."""
+    steps = [
+        Step(i=0, action={"action": "click", "id": 7}, label="click button"),
+        Step(i=1, action={"action": "type", "id": 3, "text": "Bob"}, label='type textbox "Bob"'),
+    ]
+    traj = Trajectory(
+        task=Task(id="t", env="web", goal="enter the name"),
+        steps=steps,
+        outcome=Outcome(success=True, score=1.0, source="env"),
+    )
+    summary = fallback_summary(traj, "web")
+    text = json.dumps(summary.model_dump())
+    assert "click button" in text and 'type textbox \\"Bob\\"' in text
+    assert '"id"' not in text and "7" not in "".join(summary.key_steps)
