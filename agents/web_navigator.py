@@ -128,6 +128,12 @@ def abstract_goal(goal: str) -> tuple[str, dict[str, str]]:
     return pattern, slots
 
 
+def _reward(hit: SearchHit) -> float:
+    """The reward the exemplar's episode earned (items written before rewards were kept count as 1)."""
+    value = hit.item.payload.get("reward")
+    return 1.0 if value is None else float(value)
+
+
 def parse_target(target: str | None) -> tuple[str, str]:
     """'button "Submit"' -> ("button", "Submit")."""
     if not target:
@@ -210,6 +216,7 @@ class WebNavigator(LLMAgent):
         exemplars: bool = True,
         replay: bool = True,
         replay_min_similarity: float = 0.5,
+        replay_min_reward: float = 1.0,
     ) -> None:
         self.history_steps = history_steps
         self.obs_chars = obs_chars
@@ -218,6 +225,7 @@ class WebNavigator(LLMAgent):
         self.exemplars = exemplars
         self.replay = replay and exemplars
         self.replay_min_similarity = replay_min_similarity
+        self.replay_min_reward = replay_min_reward
 
     # -- prompts -------------------------------------------------------------------------------
     @staticmethod
@@ -294,7 +302,9 @@ class WebNavigator(LLMAgent):
             and h.item.payload.get("family") == family
             and h.item.payload.get("steps")
         ]
-        return max(same, key=lambda h: h.score) if same else None
+        # A full-reward success beats a partial one (MiniWoB pays 0.2 for half-right answers), then
+        # the closer goal; the episode's reward is part of the exemplar.
+        return max(same, key=lambda h: (_reward(h), h.score)) if same else None
 
     def _exemplar_note(self, hit: SearchHit, goal: str, ctx: ActContext) -> str:
         steps = self._adapted_steps(hit, goal)
@@ -331,8 +341,8 @@ class WebNavigator(LLMAgent):
             ctx.state["replay_off"] = True
             return None
         hit = self._best_exemplar(ctx.recalled, family_of(ctx.task))
-        if hit is None:
-            return None
+        if hit is None or _reward(hit) < self.replay_min_reward:
+            return None  # a partial success is shown to the model as a hint, never replayed blindly
         goal = goal_of(ctx.task, ctx.observation)
         old_goal = str(hit.item.payload.get("goal", ""))
         similarity = difflib.SequenceMatcher(a=_tokens(old_goal), b=_tokens(goal), autojunk=False).ratio()
@@ -474,7 +484,14 @@ class WebNavigator(LLMAgent):
             text = f"{family}: workflow that solved goals like: {pattern}\n" + quote_untrusted(
                 "\n".join(abstract_plan), source="page"
             )
-            payload = {"kind": "workflow", "family": family, "goal": goal, "steps": steps, "success": True}
+            payload = {
+                "kind": "workflow",
+                "family": family,
+                "goal": goal,
+                "steps": steps,
+                "success": True,
+                "reward": trajectory.outcome.score,
+            }
             return [MemoryDraft(kind="concept", text=text, payload=payload)]
         if success is False:
             tried = render_step_plan(steps)[-4:] if steps else ["(no valid action)"]

@@ -468,3 +468,26 @@ def test_action_label_names_the_element_kind_never_its_id_or_page_text():
     assert action_label(click, None) == "click an element not on the page"
     typed = WebAction(action="type", id=2, text="Bob", enter=True)
     assert action_label(typed, 'textbox "Name"') == 'type textbox "Bob" +enter'
+
+
+async def test_partial_reward_exemplars_are_hints_not_replays_and_rank_below_full_ones():
+    agent = WebNavigator()
+    full = _kasie_exemplar(agent)
+    partial_traj = _traj(
+        'Enter "Kasie" into the text field and press Submit.',
+        [Step(i=0, action={"action": "click", "id": 2}, thought='target: button "Submit"')],
+        True,
+    )
+    partial_traj.outcome.score = 0.2
+    [draft] = agent.distil(partial_traj, EpisodeSummary(goal="g"))
+    assert draft.payload["reward"] == 0.2
+    partial = _hit(draft)
+    partial.score = 0.99  # even when it is the closer match
+    assert agent._best_exemplar([partial, full], "enter-text") is full
+
+    goal = 'Enter "Jerrie" into the text field and press Submit.'
+    task = Task(id="enter-text#4", env="miniwob", goal=goal, meta={"family": "enter-text"})
+    page = [Element(id=4, role="button", name="Submit"), Element(id=7, role="textbox", value="")]
+    model = ScriptedLLM(default=json.dumps({"action": "click", "id": 4}))
+    await agent.act(ctx_for(task, observation(goal, page), model, recalled=[partial]))
+    assert len(model.calls) == 1  # the model decided: a 0.2-reward run is not replayed
