@@ -231,7 +231,7 @@ class ProgramSearch:
         goal = self._goal(root)
         if goal is not None:
             self._record(goal[0], goal[1], [], False)
-        else:
+        elif cfg.learned_depth >= 0:
             self._try_learned(root, [], [])
         self._run_seeds(root)  # 1) programs recalled from memory, on this task's colours
 
@@ -297,6 +297,7 @@ class ProgramSearch:
         train, test = list(state[: self.n_train]), list(state[self.n_train :])
         if any(a.shape != b.shape for a, b in zip(train, self.train_out, strict=True)):
             return
+        self.candidates += 1  # a fit counts as one candidate program, like a colour map would
         for rule in fit_learned(train, self.train_out):
             outs = [rule.apply(t) for t in test]
             if any(o is None or (o >= SENTINEL).any() for o in outs):
