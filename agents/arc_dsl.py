@@ -531,7 +531,7 @@ def _shift_periods(g: Grid, known: np.ndarray, axis: int) -> list[int]:
         both = ka & kb
         if not (a[both] != b[both]).any():
             out.append(p)
-    return out + [n]
+    return [*out, n]
 
 
 def _periodic_fill(g: Grid, unknown: np.ndarray) -> Grid | None:
@@ -688,7 +688,12 @@ COLOR_FAMILIES["symfill"] = (
     "colour {c} marks unknown cells: fill by symmetry",
 )
 COLOR_FAMILIES["symcrop"] = (_sym_fill_crop, 1.6, "symmetry", "what symmetry puts under the colour-{c} patch")
-COLOR_FAMILIES["perfill"] = (_per_fill_color, 1.5, "pattern", "colour {c} marks unknown cells: continue the pattern")
+COLOR_FAMILIES["perfill"] = (
+    _per_fill_color,
+    1.5,
+    "pattern",
+    "colour {c} marks unknown cells: continue the pattern",
+)
 COLOR_FAMILIES["percrop"] = (
     lambda c: _per_fill_color(c, crop=True),
     1.6,

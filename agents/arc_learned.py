@@ -335,7 +335,9 @@ class ObjectRecolor:
 
 
 # --- shared ------------------------------------------------------------------------------------------
-def _leave_one_out(fit: Callable[[list[Grid], list[Grid]], object], states: list[Grid], targets: list[Grid]) -> bool:
+def _leave_one_out(
+    fit: Callable[[list[Grid], list[Grid]], object], states: list[Grid], targets: list[Grid]
+) -> bool:
     """Each train pair must be reproduced by the rule fitted on the others (needs two pairs or more)."""
     n = len(states)
     if n < 2:

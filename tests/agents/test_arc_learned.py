@@ -24,8 +24,7 @@ def _outline_pair(
     for r in range(size):
         for c in range(size):
             near = any(
-                0 <= r + dr < size and 0 <= c + dc < size and g[r + dr, c + dc] == 3
-                for dr, dc in dirs
+                0 <= r + dr < size and 0 <= c + dc < size and g[r + dr, c + dc] == 3 for dr, dc in dirs
             )
             if g[r, c] == 0 and near:
                 t[r, c] = 8
