@@ -60,6 +60,9 @@ class Priors:
     seeds: list[list[str]] = field(default_factory=list)  # whole programs to try first
     macros: list[Macro] = field(default_factory=list)
     focus: list[str] = field(default_factory=list)  # primitives/families for the deep focused phase
+    # recalled programs that ended in a learned step: their sketches are completed by one again,
+    # and the focused phase fits learned steps one level deeper than the plain search does
+    learned: bool = False
 
     def multiplier(self, prim: Primitive) -> float:
         if prim.name in self.weights:
@@ -69,7 +72,7 @@ class Priors:
 
     @property
     def empty(self) -> bool:
-        return not (self.weights or self.seeds or self.macros or self.focus)
+        return not (self.weights or self.seeds or self.macros or self.focus or self.learned)
 
 
 @dataclass
@@ -246,7 +249,8 @@ class ProgramSearch:
             self._best_first(root, self._steps, cfg.max_depth, main_limit, main_deadline)
             if not self._solutions:
                 deeper = cfg.max_depth + cfg.focus_extra_depth
-                self._best_first(root, focus, deeper, self._cand_limit, self._deadline)
+                learned_depth = cfg.learned_depth + (1 if self.priors.learned else 0)
+                self._best_first(root, focus, deeper, self._cand_limit, self._deadline, learned_depth)
         elif not self._done():
             self._best_first(root, self._steps, cfg.max_depth, self._cand_limit, self._deadline)
         best = self._best
@@ -290,7 +294,9 @@ class ProgramSearch:
             else:
                 self._cand_limit = min(self._cand_limit, self.candidates + max(200, self._cand_limit // 10))
 
-    def _try_learned(self, state: tuple[Grid, ...], prog: list[str], macros: list[str]) -> None:
+    def _try_learned(
+        self, state: tuple[Grid, ...], prog: list[str], macros: list[str], *, from_seed: bool = False
+    ) -> None:
         """Fit learned final steps (object recolouring, local rules) on this state's train grids."""
         if len(self._learned) >= self.config.max_solutions:
             return
@@ -306,7 +312,7 @@ class ProgramSearch:
             if key in self._seen_outputs:
                 continue
             self._seen_outputs.add(key)
-            found = Solution([*prog, rule.name()], outs, time.monotonic() - self._start, macros, False)  # type: ignore[arg-type]
+            found = Solution([*prog, rule.name()], outs, time.monotonic() - self._start, macros, from_seed)  # type: ignore[arg-type]
             self._learned.append(found)
             if len(self._learned) >= self.config.max_solutions:
                 return
@@ -316,6 +322,7 @@ class ProgramSearch:
         for seed in self.priors.seeds:
             if not all(_valid_step(s) for s in seed):
                 continue
+            ends_learned = any(is_learned_step(s) for s in seed)
             for variant in seed_variants(base_steps(seed), colors, self.config.max_seed_variants):
                 if self._done():
                     return
@@ -325,6 +332,9 @@ class ProgramSearch:
                 goal = self._goal(state)
                 if goal is not None:
                     self._record(list(variant) + goal[0], goal[1], [], True)
+                elif variant and ends_learned and self.config.learned_depth >= 0:
+                    # the recalled sketch, completed by a learned step fitted on this task's pairs
+                    self._try_learned(state, list(variant), [], from_seed=True)
 
     def _focus_steps(self) -> list[_Step]:
         """The steps of the focused phase: primitives (or whole colour families) named by the priors."""
@@ -341,8 +351,10 @@ class ProgramSearch:
         max_depth: int,
         cand_limit: int | None,
         deadline: float,
+        learned_depth: int | None = None,
     ) -> None:
         cfg = self.config
+        learned_depth = cfg.learned_depth if learned_depth is None else learned_depth
         counter = itertools.count()
         heap: list[tuple[float, int, int, tuple[Grid, ...], tuple[str, ...], tuple[str, ...], float]] = []
         visited = {_state_key(root)}
@@ -375,7 +387,7 @@ class ProgramSearch:
                 if goal is not None:
                     self._record(list(new_prog) + goal[0], goal[1], list(new_macros), False)
                     continue
-                if depth + 1 <= cfg.learned_depth:
+                if depth + 1 <= learned_depth:
                     self._try_learned(new, list(new_prog), list(new_macros))
                 dist = self._distance(new)
                 score = 1.0 - dist
@@ -484,8 +496,10 @@ def priors_from_programs(
     seeds: list[list[str]] = []
     macros: dict[str, Macro] = {}
     focus: list[str] = []
+    learned = False
     for prog, score in recalled:
         factor = boost if score >= 0 else 1.0
+        learned = learned or (score >= 0 and any(is_learned_step(s) for s in prog))
         for step in base_steps(prog):
             name = step.split(":")[0] if _colour_arg(step) is not None else step
             if score >= 0 and name not in focus:
@@ -502,4 +516,4 @@ def priors_from_programs(
             macros.setdefault(name, Macro(name, steps, cost=1.0))
     for macro in learn_macros(library or []):
         macros.setdefault(macro.name, macro)
-    return Priors(weights=weights, seeds=seeds, macros=list(macros.values()), focus=focus)
+    return Priors(weights=weights, seeds=seeds, macros=list(macros.values()), focus=focus, learned=learned)

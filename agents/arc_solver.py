@@ -89,7 +89,11 @@ def merge_priors(
         for name, w in source.items():
             weights[name] = min(weights.get(name, 1.0), w)
     return Priors(
-        weights=weights, seeds=memory_priors.seeds, macros=memory_priors.macros, focus=memory_priors.focus
+        weights=weights,
+        seeds=memory_priors.seeds,
+        macros=memory_priors.macros,
+        focus=memory_priors.focus,
+        learned=memory_priors.learned,
     )
 
 

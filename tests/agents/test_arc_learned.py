@@ -94,3 +94,35 @@ def test_search_finds_a_learned_step_and_keeps_it_out_of_transferable_programs()
     assert base_steps(learned.steps) == [s for s in learned.steps if not is_learned_step(s)]
     off = search(pairs, [g], config=SearchConfig(max_candidates=2000, budget_s=30, learned_depth=-1))
     assert not any(is_learned_step(x) for s in off.solutions for x in s.steps)
+
+
+def _tiled_x_pair(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Tile a 3x3 grid 2x2, rotate it, then draw a diagonal X around every pixel (a depth-3 program)."""
+    rng = np.random.default_rng(seed)
+    g = np.zeros((3, 3), dtype=np.uint8)
+    g[tuple(rng.integers(0, 3, 2))] = 3
+    state = np.rot90(np.tile(g, (2, 2)))
+    t = state.copy()
+    for r, c in zip(*np.nonzero(state == 3), strict=True):
+        for dr, dc in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
+            if 0 <= r + dr < 6 and 0 <= c + dc < 6 and state[r + dr, c + dc] == 0:
+                t[r + dr, c + dc] = 8
+    return g, t
+
+
+def test_a_recalled_sketch_is_completed_by_a_learned_step_fitted_on_the_new_task():
+    """Memory-only capability: learned steps beyond depth 1 come from recalled programs' sketches."""
+    from agentmem.agents.arc_search import priors_from_programs
+
+    pairs = [_tiled_x_pair(i) for i in range(5)]
+    g, t = _tiled_x_pair(11)
+    cfg = SearchConfig(max_candidates=3000, budget_s=30)
+    off = search(pairs[:4], [g], config=cfg)
+    assert not any((s.test_outputs[0] == t).all() for s in off.solutions)
+    # a concept from another task: same sketch, a different (recolouring) learned step
+    recalled = [(["tile2x2", "rot90", 'objrecolor:{"p": "size", "m": {"1": 2}}'], 0.8)]
+    priors = priors_from_programs(recalled)
+    assert priors.learned and priors.seeds
+    on = search(pairs[:4], [g], priors=priors, config=cfg)
+    hit = next(s for s in on.solutions if (s.test_outputs[0] == t).all())
+    assert hit.from_seed and hit.steps[:2] == ["tile2x2", "rot90"] and is_learned_step(hit.steps[-1])
