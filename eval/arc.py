@@ -70,6 +70,9 @@ def _loop_config(cfg: ArcEvalConfig) -> Any:
         advice_threshold=0.0,  # the solver weighs every retrieved concept by its score itself
         coach_judge="threshold",
         condense="llm" if cfg.solver == "llm" else "fallback",
+        # The search solver steers by verified programs only; failure insights outnumber concepts in a
+        # grown memory and would take every recall slot (k=8) from them. The model modes read both.
+        recall_kinds=["concept"] if cfg.solver == "search" else None,
     )
 
 

