@@ -141,27 +141,52 @@ FEATURES: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
 
 
 # --- local rules -------------------------------------------------------------------------------------
+def _fit_table(feats: list[np.ndarray], targets: list[Grid]) -> dict[int, int] | None:
+    """feature -> output colour over all cells, or None when one feature meets two colours."""
+    keys = np.concatenate([f.ravel() for f in feats])
+    vals = np.concatenate([t.ravel().astype(np.int64) for t in targets])
+    order = np.argsort(keys, kind="stable")
+    keys, vals = keys[order], vals[order]
+    uniq, start = np.unique(keys, return_index=True)
+    first = vals[start]
+    if (vals != np.repeat(first, np.diff(np.append(start, keys.size)))).any():
+        return None
+    return dict(zip(uniq.tolist(), first.tolist(), strict=True))
+
+
+def _predict(state: Grid, feats: list[np.ndarray], tables: list[dict[int, int]]) -> Grid:
+    """Each cell takes the colour of the first table that knows its feature; otherwise it stays."""
+    out = state.ravel().copy()
+    decided = np.zeros(out.size, dtype=bool)
+    for feat, table in zip(feats, tables, strict=True):
+        if not table:
+            continue
+        keys = np.fromiter(table.keys(), dtype=np.int64)
+        vals = np.fromiter(table.values(), dtype=np.int64)
+        order = np.argsort(keys)
+        keys, vals = keys[order], vals[order]
+        flat = feat.ravel()
+        pos = np.clip(np.searchsorted(keys, flat), 0, keys.size - 1)
+        hit = (keys[pos] == flat) & ~decided
+        out[hit] = vals[pos[hit]]
+        decided |= hit
+    return out.reshape(state.shape).astype(np.uint8)
+
+
 @dataclass
 class LocalRule:
-    """Each cell's output colour looked up from its neighbourhood feature; unseen features keep the cell."""
+    """Each cell's output colour looked up from its neighbourhood features; unseen features keep the cell.
 
-    feature: str
-    table: dict[int, int]
+    One feature: a table of the changes only. Several (a cascade, coarsest first): a cell takes the
+    colour of the first feature table that has seen its feature — coarse rules decide where they
+    know, finer ones fill in.
+    """
+
+    features: list[str]
+    tables: list[dict[int, int]]
 
     PREFIX = "localrule:"
-
-    @staticmethod
-    def _fit_table(feats: list[np.ndarray], targets: list[Grid]) -> dict[int, int] | None:
-        keys = np.concatenate([f.ravel() for f in feats])
-        vals = np.concatenate([t.ravel().astype(np.int64) for t in targets])
-        order = np.argsort(keys, kind="stable")
-        keys, vals = keys[order], vals[order]
-        uniq, start = np.unique(keys, return_index=True)
-        first = vals[start]
-        # Every occurrence of a key must map to the same colour.
-        if (vals != np.repeat(first, np.diff(np.append(start, keys.size)))).any():
-            return None
-        return dict(zip(uniq.tolist(), first.tolist(), strict=True))
+    MAX_CASCADE = 3
 
     @classmethod
     def fit(cls, states: list[Grid], targets: list[Grid]) -> LocalRule | None:
@@ -169,45 +194,52 @@ class LocalRule:
             return None
         if all((s == t).all() for s, t in zip(states, targets, strict=True)):
             return None
+        n = len(states)
+        if n < 2:
+            return None  # leave-one-out needs two pairs
+        consistent: list[tuple[str, list[np.ndarray]]] = []
         for name, fn in FEATURES.items():
             feats = [fn(s.astype(np.int64), background(s)) for s in states]
-            table = cls._fit_table(feats, targets)
-            if table is None:
+            if _fit_table(feats, targets) is None:
                 continue
-            rule = cls(name, _changes_only(table, name))
-            if _leave_one_out(lambda st, tg, n=name: cls._fit_named(n, st, tg), states, targets):
-                return rule
+            consistent.append((name, feats))
+            if cls._loo([feats], states, targets):
+                return cls([name], [_changes_only(_fit_table(feats, targets) or {}, name)])
+        chain = consistent[: cls.MAX_CASCADE]
+        if len(chain) >= 2 and cls._loo([f for _, f in chain], states, targets):
+            return cls([nm for nm, _ in chain], [_fit_table(f, targets) or {} for _, f in chain])
         return None
 
-    @classmethod
-    def _fit_named(cls, name: str, states: list[Grid], targets: list[Grid]) -> LocalRule | None:
-        feats = [FEATURES[name](s.astype(np.int64), background(s)) for s in states]
-        table = cls._fit_table(feats, targets)
-        return None if table is None else cls(name, _changes_only(table, name))
+    @staticmethod
+    def _loo(feature_sets: list[list[np.ndarray]], states: list[Grid], targets: list[Grid]) -> bool:
+        """Every pair reproduced by the tables fitted on the other pairs."""
+        for i in range(len(states)):
+            tables = []
+            for feats in feature_sets:
+                table = _fit_table(feats[:i] + feats[i + 1 :], targets[:i] + targets[i + 1 :])
+                if table is None:
+                    return False
+                tables.append(table)
+            pred = _predict(states[i], [f[i] for f in feature_sets], tables)
+            if (pred != targets[i]).any():
+                return False
+        return True
 
     def apply(self, g: Grid) -> Grid | None:
-        feats = FEATURES[self.feature](g.astype(np.int64), background(g))
-        out = g.copy()
-        if not self.table:
-            return out
-        keys = np.fromiter(self.table.keys(), dtype=np.int64)
-        vals = np.fromiter(self.table.values(), dtype=np.int64)
-        order = np.argsort(keys)
-        keys, vals = keys[order], vals[order]
-        flat = feats.ravel()
-        pos = np.clip(np.searchsorted(keys, flat), 0, keys.size - 1)
-        hit = keys[pos] == flat
-        res = out.ravel()
-        res[hit] = vals[pos[hit]]
-        return res.reshape(g.shape).astype(np.uint8)
+        bg = background(g)
+        feats = [FEATURES[name](g.astype(np.int64), bg) for name in self.features]
+        return _predict(g, feats, self.tables)
 
     def name(self) -> str:
-        return self.PREFIX + json.dumps({"f": self.feature, "t": {str(k): v for k, v in self.table.items()}})
+        tables = [{str(k): v for k, v in t.items()} for t in self.tables]
+        return self.PREFIX + json.dumps({"f": self.features, "t": tables})
 
     @classmethod
     def parse(cls, step: str) -> LocalRule:
         data = json.loads(step[len(cls.PREFIX) :])
-        return cls(data["f"], {int(k): int(v) for k, v in data["t"].items()})
+        if isinstance(data["f"], str):  # one feature, one table (the first serialised form)
+            data = {"f": [data["f"]], "t": [data["t"]]}
+        return cls(list(data["f"]), [{int(k): int(v) for k, v in t.items()} for t in data["t"]])
 
 
 def _centre(name: str, key: int) -> int:
@@ -380,5 +412,5 @@ def parse_learned(step: str) -> LocalRule | ObjectRecolor:
 def describe_learned(step: str) -> str:
     rule = parse_learned(step)
     if isinstance(rule, LocalRule):
-        return f"recolour cells by a local rule over their {rule.feature} neighbourhood"
+        return f"recolour cells by a local rule over their {'/'.join(rule.features)} neighbourhood"
     return f"recolour each object by its {rule.prop}"

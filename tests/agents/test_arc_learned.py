@@ -126,3 +126,11 @@ def test_a_recalled_sketch_is_completed_by_a_learned_step_fitted_on_the_new_task
     on = search(pairs[:4], [g], priors=priors, config=cfg)
     hit = next(s for s in on.solutions if (s.test_outputs[0] == t).all())
     assert hit.from_seed and hit.steps[:2] == ["tile2x2", "rot90"] and is_learned_step(hit.steps[-1])
+
+
+def test_local_rule_serialisation_round_trips_cascades_and_reads_the_first_form():
+    cascade = LocalRule(["n4set", "n4"], [{4096 * 0 + 8: 8}, {123: 4}])
+    again = LocalRule.parse(cascade.name())
+    assert again == cascade
+    old = LocalRule.parse('localrule:{"f": "n4set", "t": {"9": 8}}')
+    assert old.features == ["n4set"] and old.tables == [{9: 8}]
