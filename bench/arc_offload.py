@@ -19,11 +19,32 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gzip
 import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+
+def _ensure_layout() -> None:
+    """Where agentmem is not installed (the lent machine), map the repo's folders like pyproject does."""
+    try:
+        import agentmem.agents.arc_search  # noqa: F401
+    except ModuleNotFoundError:
+        import importlib.util
+
+        root = Path(__file__).resolve().parents[1]
+        sys.path.insert(0, str(root))
+        spec = importlib.util.spec_from_file_location(
+            "agentmem.agents",
+            root / "agents" / "__init__.py",
+            submodule_search_locations=[str(root / "agents")],
+        )
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["agentmem.agents"] = module
+        spec.loader.exec_module(module)
 
 
 def _priors_to_json(p: Any) -> dict[str, Any]:
@@ -63,20 +84,23 @@ async def _export(args: argparse.Namespace) -> None:
     from agentmem.eval.harness import open_memory
     from agentmem.loop import _runtime
 
-    data = load_arc_tasks(version=args.version, split=args.split, folder=None, ids=None, limit=args.limit)
-    cfg = ArcEvalConfig(
-        version=args.version, split=args.split, memory="frozen", memory_db=args.memory_db, out=args.out
-    )
-    memory = await open_memory("frozen", Path(args.memory_db), "arc")
-    library = await ProgramLibrary.from_memory(memory)
+    ids = Path(args.ids).read_text().split() if args.ids else None
+    data = load_arc_tasks(version=args.version, split=args.split, folder=None, ids=ids, limit=args.limit)
+    cfg = ArcEvalConfig(version=args.version, split=args.split, memory="frozen", out=args.out)
     solver = ArcSolver("search")
-    rt = _runtime(solver, None, None, memory, _loop_config(cfg), None, None)  # type: ignore[arg-type]
+    rt = library = None
+    if args.memory_db:  # without one, only the memory-off arm can run
+        memory = await open_memory("frozen", Path(args.memory_db), "arc")
+        library = await ProgramLibrary.from_memory(memory)
+        rt = _runtime(solver, None, None, memory, _loop_config(cfg), None, None)  # type: ignore[arg-type]
     tasks, priors = [], {}
     for d in data:
         task, _labels = split_labels(d)  # labels stay here
         payload = task.payload
         tests = [t["input"] for t in payload["test"]]
         tasks.append({"id": d.id, "train": payload["train"], "test_inputs": tests})
+        if rt is None or library is None:
+            continue
         decision = await rt.coach.recall(task, solver.memory_query(task, None))
         hits = [r.hit for r in decision.used] if decision.intervene else []
         p = merge_priors(priors_from_programs(recalled_programs(hits), library.programs), library)
@@ -84,7 +108,8 @@ async def _export(args: argparse.Namespace) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "tasks.json").write_text(json.dumps(tasks))
-    (out / "priors.json").write_text(json.dumps(priors))
+    # recalled programs carry learned-step tables and repeat across tasks: gzip keeps the job small
+    (out / "priors.json.gz").write_bytes(gzip.compress(json.dumps(priors).encode()))
     print(f"exported {len(tasks)} tasks ({args.version} {args.split}) to {out}")
 
 
@@ -114,7 +139,9 @@ def _run(args: argparse.Namespace) -> None:
 
     job = Path(args.job)
     tasks = json.loads((job / "tasks.json").read_text())
-    priors = json.loads((job / "priors.json").read_text()) if args.arm == "frozen" else {}
+    priors = (
+        json.loads(gzip.decompress((job / "priors.json.gz").read_bytes())) if args.arm == "frozen" else {}
+    )
     items = [(t, priors.get(t["id"]), args.candidates, args.cap_s) for t in tasks]
     started = time.monotonic()
     with ProcessPoolExecutor(args.workers) as pool:
@@ -144,11 +171,12 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     ex = sub.add_parser("export")
-    ex.add_argument("--memory-db", required=True)
+    ex.add_argument("--memory-db", default=None, help="frozen memory to recall from (omit: off arm only)")
     ex.add_argument("--out", required=True)
     ex.add_argument("--version", default="arcagi1")
     ex.add_argument("--split", default="evaluation")
     ex.add_argument("--limit", type=int, default=None)
+    ex.add_argument("--ids", default=None, help="a file with one task id per line")
     rn = sub.add_parser("run")
     rn.add_argument("--job", required=True)
     rn.add_argument("--arm", choices=["off", "frozen"], required=True)
@@ -160,6 +188,7 @@ def main(argv: list[str] | None = None) -> None:
     sc.add_argument("--results", required=True)
     sc.add_argument("--version", default="arcagi1")
     args = ap.parse_args(argv)
+    _ensure_layout()
     if args.cmd == "export":
         asyncio.run(_export(args))
     elif args.cmd == "run":

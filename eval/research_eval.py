@@ -57,6 +57,7 @@ def _details(traj: Any, questions_by_case: dict[str, str]) -> dict[str, Any]:
         "plan": plan,
         "tool_calls": calls,
         "verification": answer_step.thought if answer_step else None,
+        "errors": [s.error for s in traj.steps if s.error][-3:],  # why an episode ended without an answer
         "outcome": traj.outcome.model_dump(),
         "usage": traj.usage.model_dump(),
         "stop": traj.error or traj.outcome.detail,
