@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field, field_validator
 from agentmem.agents.base import ActContext, ActDecision
 from agentmem.envs.base import Observation, quote_untrusted
 from agentmem.envs.research import TOOL_NAMES, AnswerAction, ToolCallAction
-from agentmem.errors import LLMError
+from agentmem.errors import LLMError, LLMOutputError
 from agentmem.llm.base import Message
 from agentmem.types import EpisodeSummary, MemoryDraft, SearchHit, Task, Trajectory, Usage
 
@@ -200,8 +200,16 @@ class DeepResearchAgent:
         self._absorb_observation(ctx)
         try:
             if "plan" not in st:
-                plan, u = await self._plan(ctx, replan_from=None)
-                usage = usage.add(u)
+                try:
+                    plan, u = await self._plan(ctx, replan_from=None)
+                    usage = usage.add(u)
+                except LLMOutputError as exc:
+                    # A small model can fail the plan schema every time (cases in the prompt invite it
+                    # to copy code into goals until the reply is cut off). The plan only guides the
+                    # executor, so go on with the question as the one subtask, and say so in the log.
+                    st["log"].append(f"planner failed, the question is the plan: {_clip(str(exc), 200)}")
+                    st["plan_fallback"] = True
+                    plan = Plan(subtasks=[Subtask(goal=_clip(_question(ctx.task), 290))])
                 self._set_plan(st, plan)
             for _ in range(12):  # bounded internal transitions (subtask done -> next, review)
                 if ctx.steps_left <= 1:

@@ -198,7 +198,7 @@ class BaseLLM(ABC):
                     {"role": "assistant", "content": reply.text[:2000]},
                     {"role": "user", "content": hint},
                 ]
-        what = "a schema-valid object" if schema is not None else "a non-empty reply"
+        what = "schema-valid object" if schema is not None else "non-empty reply"
         raise LLMOutputError(
             f"{self.name}: no {what} after {self.max_repairs + 1} attempts: {last_error}", raw=raw_texts
         )

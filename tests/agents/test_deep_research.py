@@ -255,3 +255,22 @@ async def test_cases_memory_and_no_label_leak(attached: Path, tmp_path: Path) ->
     hinted = [e for e in router.seen["exec"] if "A similar question that WORKED made these calls" in e]
     assert hinted and "read_file(path='sales.csv')" in hinted[-1] and "UNTRUSTED_DATA" in hinted[-1]
     assert all("WORKED made these calls" not in e for e in router.seen["exec"][:4])  # first question: none
+
+
+async def test_a_plan_the_model_cannot_write_falls_back_to_the_question(attached: Path) -> None:
+    """The planner's schema failed every repair: the executor still works, on the question itself."""
+    router = Router(
+        plan=[["units"]],  # not a Plan object, every time
+        exec=[
+            {"tool": "run_python", "args": {"code": CODE}},
+            {"tool": "done", "result": "total 47"},
+        ],
+        review=[{"decision": "answer", "answer": "47"}],
+    )
+    agent = DeepResearchAgent()
+    traj = await run_episode(
+        _task(attached), agent, ResearchEnv(), llm=ScriptedLLM(default=router), config=_cfg()
+    )
+    assert len(router.seen["plan"]) == 3  # the bounded repair ran out first
+    assert traj.answer == "47" and traj.outcome.success is True
+    assert any("How many units were sold" in p for p in router.seen["exec"])
