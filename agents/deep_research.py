@@ -116,8 +116,22 @@ def _question(task: Task) -> str:
 
 
 def _file_line(task: Task) -> str:
+    """The attachment's name, and for a table its header line: a small model otherwise guesses column
+    names (`violent_crime` for `violent`) and spends its tool calls on KeyErrors."""
     fp = task.payload.get("file_path")
-    return f"\nAttached file: {str(fp).rsplit('/', 1)[-1]}" if fp else ""
+    if not fp:
+        return ""
+    name = str(fp).rsplit("/", 1)[-1]
+    line = f"\nAttached file: {name}"
+    if name.lower().endswith((".csv", ".tsv")):
+        try:
+            with open(fp, encoding="utf-8", errors="replace") as fh:
+                header = fh.readline().strip()[:300]
+        except OSError:
+            return line
+        if header:
+            line += "; its first line:\n" + quote_untrusted(header, source=f"file:{name}")
+    return line
 
 
 def clean_answer(text: str) -> str:

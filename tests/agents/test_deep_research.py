@@ -274,3 +274,19 @@ async def test_a_plan_the_model_cannot_write_falls_back_to_the_question(attached
     assert len(router.seen["plan"]) == 3  # the bounded repair ran out first
     assert traj.answer == "47" and traj.outcome.success is True
     assert any("How many units were sold" in p for p in router.seen["exec"])
+
+
+async def test_the_planner_sees_a_tables_header_line_as_quoted_data(attached: Path) -> None:
+    from agentmem.envs.base import UNTRUSTED_OPEN
+
+    router = Router(
+        plan=[PLAN],
+        exec=[{"tool": "done", "result": "nothing"}],
+        review=[{"decision": "answer", "answer": "47"}],
+    )
+    await run_episode(
+        _task(attached), DeepResearchAgent(), ResearchEnv(), llm=ScriptedLLM(default=router), config=_cfg()
+    )
+    prompt = router.seen["plan"][0]
+    assert "Attached file: sales.csv; its first line:" in prompt
+    assert prompt.index(UNTRUSTED_OPEN) < prompt.index("month,units")
