@@ -70,16 +70,6 @@ def _feat_n8(g: np.ndarray, bg: int) -> np.ndarray:
     return _encode([g, *(_shift(g, dr, dc, OUTSIDE) for dr, dc in _DIRS8)])
 
 
-def _feat_n8_binary(g: np.ndarray, bg: int) -> np.ndarray:
-    """Centre colour and which of the 8 neighbours are foreground (colours of neighbours ignored)."""
-    bits = [((_shift(g, dr, dc, bg) != bg) & (_shift(g, dr, dc, OUTSIDE) != OUTSIDE)).astype(np.int64)
-            for dr, dc in _DIRS8]  # fmt: skip
-    code = g.astype(np.int64)
-    for b in bits:
-        code = code * 2 + b
-    return code
-
-
 def _colour_set(cols: list[np.ndarray]) -> np.ndarray:
     mask = np.zeros_like(cols[0], dtype=np.int64)
     for col in cols:
@@ -101,12 +91,17 @@ def _feat_ray4set(g: np.ndarray, bg: int) -> np.ndarray:
     return g.astype(np.int64) * 4096 + _colour_set([_ray(g, bg, dr, dc) for dr, dc in _DIRS4])
 
 
-def _feat_n4bin(g: np.ndarray, bg: int) -> np.ndarray:
-    code = g.astype(np.int64)
-    for dr, dc in _DIRS4:
-        nb = _shift(g, dr, dc, OUTSIDE)
-        code = code * 2 + ((nb != bg) & (nb != OUTSIDE))
-    return code
+def _foreground_bits(dirs: tuple[tuple[int, int], ...]) -> Callable[[np.ndarray, int], np.ndarray]:
+    """Centre colour and which neighbours (along `dirs`) are foreground; neighbour colours ignored."""
+
+    def feature(g: np.ndarray, bg: int) -> np.ndarray:
+        code = g.astype(np.int64)
+        for dr, dc in dirs:
+            nb = _shift(g, dr, dc, OUTSIDE)
+            code = code * 2 + ((nb != bg) & (nb != OUTSIDE))
+        return code
+
+    return feature
 
 
 def _feat_ray4(g: np.ndarray, bg: int) -> np.ndarray:
@@ -131,10 +126,10 @@ FEATURES: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
     "n4set": _feat_n4set,
     "n8set": _feat_n8set,
     "ray4set": _feat_ray4set,
-    "n4bin": _feat_n4bin,
+    "n4bin": _foreground_bits(_DIRS4),
     "n4": _feat_n4,
     "ray4": _feat_ray4,
-    "n8bin": _feat_n8_binary,
+    "n8bin": _foreground_bits(_DIRS8),
     "n8": _feat_n8,
     "ray8": _feat_ray8,
 }
@@ -197,17 +192,18 @@ class LocalRule:
         n = len(states)
         if n < 2:
             return None  # leave-one-out needs two pairs
-        consistent: list[tuple[str, list[np.ndarray]]] = []
+        consistent: list[tuple[str, list[np.ndarray], dict[int, int]]] = []
         for name, fn in FEATURES.items():
             feats = [fn(s.astype(np.int64), background(s)) for s in states]
-            if _fit_table(feats, targets) is None:
+            table = _fit_table(feats, targets)
+            if table is None:
                 continue
-            consistent.append((name, feats))
+            consistent.append((name, feats, table))
             if cls._loo([feats], states, targets):
-                return cls([name], [_changes_only(_fit_table(feats, targets) or {}, name)])
+                return cls([name], [_changes_only(table, name)])
         chain = consistent[: cls.MAX_CASCADE]
-        if len(chain) >= 2 and cls._loo([f for _, f in chain], states, targets):
-            return cls([nm for nm, _ in chain], [_fit_table(f, targets) or {} for _, f in chain])
+        if len(chain) >= 2 and cls._loo([f for _, f, _ in chain], states, targets):
+            return cls([nm for nm, _, _ in chain], [t for _, _, t in chain])
         return None
 
     @staticmethod
