@@ -9,12 +9,14 @@ once. What keeps it fast on a CPU:
 - a final step may be a colour map fitted on the train pairs (so one program covers every recolouring);
 - a candidate budget (programs evaluated: deterministic, so memory on/off comparisons do not depend
   on machine load), a wall-clock cap and a depth bound.
-What memory changes (`Priors`): cost multipliers for primitives that retrieved concepts used (tried
-first); whole programs of retrieved concepts tried before anything else, re-instantiated on this
-task's colours (a concept is a sketch: `keep:3` transfers as `keep:c`); macros — sub-programs that
-recur in verified solutions become single named steps (library learning), so a depth-3 solution
-becomes reachable at depth 2; and a *focus* set (the primitives of retrieved concepts) that gets a
-share of the budget for a narrower, deeper search than the full primitive set can afford.
+What memory changes (`Priors`): whole programs of retrieved concepts are tried before anything else,
+re-instantiated on this task's colours (a concept is a sketch: `keep:3` transfers as `keep:c`); then
+memory-steered searches run beside the plain one and share the candidates with it (a portfolio, so
+an irrelevant recall costs at most `memory_share` of the budget): one over the full set with cost
+multipliers for the primitives retrieved concepts used and macros — sub-programs that recur in
+verified solutions become single named steps (library learning), so a depth-3 solution becomes
+reachable at depth 2 —, and one over the *focus* set (the primitives of retrieved concepts), narrower
+and deeper than the full primitive set can afford.
 Only train outputs are ever compared; test inputs are only transformed.
 """
 
@@ -59,9 +61,9 @@ class Priors:
     weights: dict[str, float] = field(default_factory=dict)  # primitive or family -> cost multiplier
     seeds: list[list[str]] = field(default_factory=list)  # whole programs to try first
     macros: list[Macro] = field(default_factory=list)
-    focus: list[str] = field(default_factory=list)  # primitives/families for the deep focused phase
+    focus: list[str] = field(default_factory=list)  # primitives/families for the deep focused search
     # recalled programs that ended in a learned step: their sketches are completed by one again,
-    # and the focused phase fits learned steps one level deeper than the plain search does
+    # and the focused search fits learned steps one level deeper than the plain search does
     learned: bool = False
 
     def multiplier(self, prim: Primitive) -> float:
@@ -84,7 +86,7 @@ class SearchConfig:
     heuristic_weight: float = 1.0
     memo_limit: int = 300_000
     max_candidates: int | None = None  # programs evaluated; None = wall clock only
-    focus_share: float = 0.3  # of the budget, for the focused phase when priors carry a focus set
+    memory_share: float = 0.3  # of the candidates, for the memory-steered searches (with priors)
     focus_extra_depth: int = 2
     max_seed_variants: int = 24
     learned_depth: int = 1  # states up to this depth also try learned final steps (-1: never)
@@ -97,6 +99,7 @@ class Solution:
     found_at_s: float
     via_macro: list[str] = field(default_factory=list)
     from_seed: bool = False
+    candidates: int = 0  # programs evaluated when it was found (how much budget it needed)
 
 
 @dataclass
@@ -140,7 +143,8 @@ class ProgramSearch:
         self.config = config or SearchConfig()
         self.n_train = len(self.train_in)
         self._memo: dict[tuple[str, bytes], Grid | None] = {}
-        self._steps = self._build_steps()
+        self._plain_steps = self._build_steps(Priors())
+        self._steps = self._build_steps(self.priors) if not self.priors.empty else self._plain_steps
         self.candidates = 0
 
     # --- set-up ------------------------------------------------------------------------------------
@@ -150,12 +154,12 @@ class ProgramSearch:
             colors.update(int(c) for c in np.unique(g))
         return colors
 
-    def _build_steps(self) -> list[_Step]:
+    def _build_steps(self, priors: Priors) -> list[_Step]:
         steps = []
         for prim in task_primitives(self._task_colors()):
-            steps.append(_Step(prim.name, (prim.name,), prim.cost * self.priors.multiplier(prim)))
+            steps.append(_Step(prim.name, (prim.name,), prim.cost * priors.multiplier(prim)))
         known = {s.name for s in steps}
-        for macro in self.priors.macros:
+        for macro in priors.macros:
             if all(_valid_step(s) for s in macro.steps) and macro.name not in known:
                 steps.append(_Step(macro.name, tuple(macro.steps), macro.cost, macro=True))
                 known.add(macro.name)
@@ -237,22 +241,8 @@ class ProgramSearch:
         elif cfg.learned_depth >= 0:
             self._try_learned(root, [], [])
         self._run_seeds(root)  # 1) programs recalled from memory, on this task's colours
-
-        focus = self._focus_steps()
-        if focus and not self._done():
-            # 2) the full primitive set, then 3) the focused set one or two levels deeper
-            share = 1.0 - cfg.focus_share
-            main_deadline = self._start + share * cfg.budget_s
-            main_limit = None
-            if self._cand_limit is not None:
-                main_limit = self.candidates + int(share * (self._cand_limit - self.candidates))
-            self._best_first(root, self._steps, cfg.max_depth, main_limit, main_deadline)
-            if not self._solutions:
-                deeper = cfg.max_depth + cfg.focus_extra_depth
-                learned_depth = cfg.learned_depth + (1 if self.priors.learned else 0)
-                self._best_first(root, focus, deeper, self._cand_limit, self._deadline, learned_depth)
-        elif not self._done():
-            self._best_first(root, self._steps, cfg.max_depth, self._cand_limit, self._deadline)
+        if not self._done():
+            self._interleave(self._streams(root))  # 2) plain and memory-steered searches side by side
         best = self._best
         # Learned-step solutions fill the attempts plain programs left free (a fitted rule is the
         # weaker evidence: it was fitted on the very pairs that verify it, leave-one-out aside).
@@ -271,15 +261,15 @@ class ProgramSearch:
     def _done(self) -> bool:
         return len(self._solutions) >= self.config.max_solutions or self._out_of_budget()
 
-    def _over_candidates(self, phase_limit: int | None = None) -> bool:
-        """Past this phase's candidate limit or the overall one (which shrinks after a first solution)."""
-        return any(lim is not None and self.candidates >= lim for lim in (phase_limit, self._cand_limit))
+    def _over_candidates(self) -> bool:
+        """Past the candidate limit (which shrinks after a first solution)."""
+        return self._cand_limit is not None and self.candidates >= self._cand_limit
 
-    def _over_time(self, deadline: float | None = None) -> bool:
-        return time.monotonic() > min(self._deadline, deadline or self._deadline)
+    def _over_time(self) -> bool:
+        return time.monotonic() > self._deadline
 
-    def _out_of_budget(self, phase_limit: int | None = None, deadline: float | None = None) -> bool:
-        return self._over_candidates(phase_limit) or self._over_time(deadline)
+    def _out_of_budget(self) -> bool:
+        return self._over_candidates() or self._over_time()
 
     def _record(self, steps: list[str], outs: list[Grid], macros: list[str], from_seed: bool) -> None:
         key = b"".join(grid_key(o) for o in outs)
@@ -287,7 +277,7 @@ class ProgramSearch:
             return
         self._seen_outputs.add(key)
         now = time.monotonic()
-        self._solutions.append(Solution(steps, outs, now - self._start, macros, from_seed))
+        self._solutions.append(Solution(steps, outs, now - self._start, macros, from_seed, self.candidates))
         if len(self._solutions) == 1:  # a second, different solution gets a small extra budget
             if self._cand_limit is None:
                 self._deadline = min(self._deadline, now + self.config.after_first_s)
@@ -312,7 +302,8 @@ class ProgramSearch:
             if key in self._seen_outputs:
                 continue
             self._seen_outputs.add(key)
-            found = Solution([*prog, rule.name()], outs, time.monotonic() - self._start, macros, from_seed)  # type: ignore[arg-type]
+            elapsed = time.monotonic() - self._start
+            found = Solution([*prog, rule.name()], outs, elapsed, macros, from_seed, self.candidates)  # type: ignore[arg-type]
             self._learned.append(found)
             if len(self._learned) >= self.config.max_solutions:
                 return
@@ -337,67 +328,106 @@ class ProgramSearch:
                     self._try_learned(state, list(variant), [], from_seed=True)
 
     def _focus_steps(self) -> list[_Step]:
-        """The steps of the focused phase: primitives (or whole colour families) named by the priors."""
+        """The steps of the focused search: primitives (or whole colour families) named by the priors."""
         if not self.priors.focus:
             return []
         wanted = set(self.priors.focus)
         steps = [s for s in self._steps if s.name in wanted or s.name.split(":")[0] in wanted or s.macro]
         return steps if len(steps) < len(self._steps) else []
 
-    def _best_first(
+    def _streams(self, root: tuple[Grid, ...]) -> list[tuple[_Frontier, float]]:
+        """The plain search (the memory-off order) plus, with priors, memory-steered ones.
+
+        Memory gets `memory_share` of the candidates: the memory-weighted full set (macros included)
+        and, with a focus set, a narrow search one or two levels deeper. The plain stream keeps its
+        own order, so a task the memory-off search finds at c candidates is found here by about
+        c / (1 - memory_share) whatever memory recalled (an irrelevant recall cannot bury it).
+        """
+        cfg = self.config
+        plain = _Frontier(self, root, self._plain_steps, cfg.max_depth, cfg.learned_depth)
+        if self.priors.empty:
+            return [(plain, 1.0)]
+        steered = [_Frontier(self, root, self._steps, cfg.max_depth, cfg.learned_depth)]
+        focus = self._focus_steps()
+        if focus:
+            deeper = cfg.max_depth + cfg.focus_extra_depth
+            learned_depth = cfg.learned_depth + (1 if self.priors.learned else 0)
+            steered.append(_Frontier(self, root, focus, deeper, learned_depth))
+        share = cfg.memory_share / len(steered)
+        return [(plain, 1.0 - cfg.memory_share)] + [(f, share) for f in steered]
+
+    def _interleave(self, streams: list[tuple[_Frontier, float]]) -> None:
+        """Expand one state at a time from the stream furthest below its share of the candidates."""
+        used = [0] * len(streams)
+        alive = [share > 0 for _, share in streams]
+        while any(alive) and not self._done():
+            i = min((j for j, ok in enumerate(alive) if ok), key=lambda j: used[j] / streams[j][1])
+            before = self.candidates
+            alive[i] = streams[i][0].expand_one()
+            used[i] += self.candidates - before
+
+
+class _Frontier:
+    """One best-first search (its own step set, depth bound, heap and visited set) over a shared
+    `ProgramSearch`: memo, budget, solutions and best partial are the search's."""
+
+    def __init__(
         self,
+        search: ProgramSearch,
         root: tuple[Grid, ...],
         steps: list[_Step],
         max_depth: int,
-        cand_limit: int | None,
-        deadline: float,
-        learned_depth: int | None = None,
+        learned_depth: int,
     ) -> None:
-        cfg = self.config
-        learned_depth = cfg.learned_depth if learned_depth is None else learned_depth
-        counter = itertools.count()
-        heap: list[tuple[float, int, int, tuple[Grid, ...], tuple[str, ...], tuple[str, ...], float]] = []
-        visited = {_state_key(root)}
-        heapq.heappush(heap, (0.0, next(counter), 0, root, (), (), 0.0))
-        while heap and len(self._solutions) < cfg.max_solutions:
-            if self._out_of_budget(cand_limit, deadline):
+        self.search = search
+        self.steps = steps
+        self.max_depth = max_depth
+        self.learned_depth = learned_depth
+        self._counter = itertools.count()
+        self._visited = {_state_key(root)}
+        self._heap: list[tuple[float, int, int, tuple[Grid, ...], tuple[str, ...], tuple[str, ...], float]]
+        self._heap = [(0.0, next(self._counter), 0, root, (), (), 0.0)]
+
+    def expand_one(self) -> bool:
+        """Pop the cheapest state and try every step on it; False once this stream is exhausted."""
+        s, cfg = self.search, self.search.config
+        if not self._heap:
+            return False
+        _, _, depth, state, prog, macros, g_cost = heapq.heappop(self._heap)
+        s.expanded += 1
+        for step in self.steps:
+            if len(s._solutions) >= cfg.max_solutions:
                 break
-            _, _, depth, state, prog, macros, g_cost = heapq.heappop(heap)
-            self.expanded += 1
-            for step in steps:
-                if len(self._solutions) >= cfg.max_solutions:
-                    break
-                if self._over_candidates(cand_limit) or (
-                    self.candidates % 4 == 0 and self._over_time(deadline)
-                ):
-                    break
-                new = self._apply_state(step, state)
-                if new is None:
-                    continue
-                key = _state_key(new)
-                if key in visited:
-                    continue
-                visited.add(key)
-                self.generated += 1
-                if self._inconsistent(new):
-                    continue
-                new_prog = prog + step.expands_to
-                new_macros = macros + ((step.name,) if step.macro else ())
-                goal = self._goal(new)
-                if goal is not None:
-                    self._record(list(new_prog) + goal[0], goal[1], list(new_macros), False)
-                    continue
-                if depth + 1 <= learned_depth:
-                    self._try_learned(new, list(new_prog), list(new_macros))
-                dist = self._distance(new)
-                score = 1.0 - dist
-                if score > self._best[0]:
-                    self._best = (score, list(new_prog), list(new[self.n_train :]))
-                if depth + 1 < max_depth:
-                    cost = g_cost + step.cost
-                    item = (cost + cfg.heuristic_weight * dist, next(counter), depth + 1, new, new_prog,
-                            new_macros, cost)  # fmt: skip
-                    heapq.heappush(heap, item)
+            if s._over_candidates() or (s.candidates % 4 == 0 and s._over_time()):
+                break
+            new = s._apply_state(step, state)
+            if new is None:
+                continue
+            key = _state_key(new)
+            if key in self._visited:
+                continue
+            self._visited.add(key)
+            s.generated += 1
+            if s._inconsistent(new):
+                continue
+            new_prog = prog + step.expands_to
+            new_macros = macros + ((step.name,) if step.macro else ())
+            goal = s._goal(new)
+            if goal is not None:
+                s._record(list(new_prog) + goal[0], goal[1], list(new_macros), False)
+                continue
+            if depth + 1 <= self.learned_depth:
+                s._try_learned(new, list(new_prog), list(new_macros))
+            dist = s._distance(new)
+            score = 1.0 - dist
+            if score > s._best[0]:
+                s._best = (score, list(new_prog), list(new[s.n_train :]))
+            if depth + 1 < self.max_depth:
+                cost = g_cost + step.cost
+                item = (cost + cfg.heuristic_weight * dist, next(self._counter), depth + 1, new, new_prog,
+                        new_macros, cost)  # fmt: skip
+                heapq.heappush(self._heap, item)
+        return bool(self._heap)
 
 
 def seed_variants(steps: list[str], colors: list[int], limit: int) -> list[list[str]]:

@@ -134,6 +134,14 @@ def _reward(hit: SearchHit) -> float:
     return 1.0 if value is None else float(value)
 
 
+def reliability(hit: SearchHit) -> float:
+    """How the exemplar fared when it was recalled again: the mean env reward of the episodes that
+    used it (the store credits every recalled item), 1.0 while untried. A "success" that was luck
+    (MiniWoB's button-delay clicked early, a guessed number) fails when replayed and drops here."""
+    item = hit.item
+    return item.reward_sum / item.reward_count if item.reward_count else 1.0
+
+
 def parse_target(target: str | None) -> tuple[str, str]:
     """'button "Submit"' -> ("button", "Submit")."""
     if not target:
@@ -217,6 +225,7 @@ class WebNavigator(LLMAgent):
         replay: bool = True,
         replay_min_similarity: float = 0.5,
         replay_min_reward: float = 1.0,
+        replay_min_reliability: float = 0.5,
     ) -> None:
         self.history_steps = history_steps
         self.obs_chars = obs_chars
@@ -226,6 +235,7 @@ class WebNavigator(LLMAgent):
         self.replay = replay and exemplars
         self.replay_min_similarity = replay_min_similarity
         self.replay_min_reward = replay_min_reward
+        self.replay_min_reliability = replay_min_reliability
 
     # -- prompts -------------------------------------------------------------------------------
     @staticmethod
@@ -302,9 +312,15 @@ class WebNavigator(LLMAgent):
             and h.item.payload.get("family") == family
             and h.item.payload.get("steps")
         ]
-        # A full-reward success beats a partial one (MiniWoB pays 0.2 for half-right answers), then
-        # the closer goal; the episode's reward is part of the exemplar.
-        return max(same, key=lambda h: (_reward(h), h.score)) if same else None
+        # An exemplar that may be replayed beats one that may not; then a full-reward success beats a
+        # partial one (MiniWoB pays 0.2 for half-right answers), then one that held up when reused,
+        # then the closer goal.
+        if not same:
+            return None
+        return max(same, key=lambda h: (self._replayable(h), _reward(h), reliability(h), h.score))
+
+    def _replayable(self, hit: SearchHit) -> bool:
+        return _reward(hit) >= self.replay_min_reward and reliability(hit) >= self.replay_min_reliability
 
     def _exemplar_note(self, hit: SearchHit, goal: str, ctx: ActContext) -> str:
         steps = self._adapted_steps(hit, goal)
@@ -341,8 +357,9 @@ class WebNavigator(LLMAgent):
             ctx.state["replay_off"] = True
             return None
         hit = self._best_exemplar(ctx.recalled, family_of(ctx.task))
-        if hit is None or _reward(hit) < self.replay_min_reward:
-            return None  # a partial success is shown to the model as a hint, never replayed blindly
+        if hit is None or not self._replayable(hit):
+            # a partial success, or one that failed when reused, is a hint for the model, not a replay
+            return None
         goal = goal_of(ctx.task, ctx.observation)
         old_goal = str(hit.item.payload.get("goal", ""))
         similarity = difflib.SequenceMatcher(a=_tokens(old_goal), b=_tokens(goal), autojunk=False).ratio()

@@ -129,6 +129,7 @@ def _solve(item: tuple[dict[str, Any], dict[str, Any] | None, int, float]) -> di
         "attempts": [[o.tolist() for o in s.test_outputs] for s in res.solutions[:2]],
         "programs": [s.steps for s in res.solutions[:2]],
         "from_seed": [s.from_seed for s in res.solutions[:2]],
+        "found_at": [s.candidates for s in res.solutions[:2]],
         "candidates": res.candidates,
         "seconds": round(time.monotonic() - started, 2),
     }

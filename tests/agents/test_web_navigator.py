@@ -491,3 +491,24 @@ async def test_partial_reward_exemplars_are_hints_not_replays_and_rank_below_ful
     model = ScriptedLLM(default=json.dumps({"action": "click", "id": 4}))
     await agent.act(ctx_for(task, observation(goal, page), model, recalled=[partial]))
     assert len(model.calls) == 1  # the model decided: a 0.2-reward run is not replayed
+
+
+async def test_an_exemplar_that_failed_when_reused_is_a_hint_not_a_replay_and_ranks_below_a_sound_one():
+    agent = WebNavigator()
+    lucky = _kasie_exemplar(agent)
+    lucky.item.reward_count, lucky.item.reward_sum = 2, 0.0  # recalled twice, both episodes failed
+    lucky.score = 0.99
+    sound = _kasie_exemplar(agent)
+    sound.item.reward_count, sound.item.reward_sum = 1, 1.0
+    sound.score = 0.5
+    assert agent._best_exemplar([lucky, sound], "enter-text") is sound
+
+    goal = 'Enter "Jerrie" into the text field and press Submit.'
+    task = Task(id="enter-text#5", env="miniwob", goal=goal, meta={"family": "enter-text"})
+    page = [Element(id=4, role="button", name="Submit"), Element(id=7, role="textbox", value="")]
+    model = ScriptedLLM(default=json.dumps({"action": "click", "id": 4}))
+    await agent.act(ctx_for(task, observation(goal, page), model, recalled=[lucky]))
+    assert len(model.calls) == 1  # not replayed: the model decided
+    silent = ScriptedLLM()  # raises if called
+    first = await agent.act(ctx_for(task, observation(goal, page), silent, recalled=[sound]))
+    assert first.thought.startswith("[replayed]") and not silent.calls
