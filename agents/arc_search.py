@@ -271,13 +271,23 @@ class ProgramSearch:
     def _out_of_budget(self) -> bool:
         return self._over_candidates() or self._over_time()
 
-    def _record(self, steps: list[str], outs: list[Grid], macros: list[str], from_seed: bool) -> None:
+    def _new_solution(
+        self, steps: list[str], outs: list[Grid], macros: list[str], from_seed: bool
+    ) -> Solution | None:
+        """A solution, unless an earlier one already predicted exactly these test outputs."""
         key = b"".join(grid_key(o) for o in outs)
         if key in self._seen_outputs:
-            return
+            return None
         self._seen_outputs.add(key)
+        elapsed = time.monotonic() - self._start
+        return Solution(steps, outs, elapsed, macros, from_seed, self.candidates)
+
+    def _record(self, steps: list[str], outs: list[Grid], macros: list[str], from_seed: bool) -> None:
+        found = self._new_solution(steps, outs, macros, from_seed)
+        if found is None:
+            return
+        self._solutions.append(found)
         now = time.monotonic()
-        self._solutions.append(Solution(steps, outs, now - self._start, macros, from_seed, self.candidates))
         if len(self._solutions) == 1:  # a second, different solution gets a small extra budget
             if self._cand_limit is None:
                 self._deadline = min(self._deadline, now + self.config.after_first_s)
@@ -298,12 +308,9 @@ class ProgramSearch:
             outs = [rule.apply(t) for t in test]
             if any(o is None or (o >= SENTINEL).any() for o in outs):
                 continue
-            key = b"".join(grid_key(o) for o in outs)  # type: ignore[arg-type]
-            if key in self._seen_outputs:
+            found = self._new_solution([*prog, rule.name()], outs, macros, from_seed)  # type: ignore[arg-type]
+            if found is None:
                 continue
-            self._seen_outputs.add(key)
-            elapsed = time.monotonic() - self._start
-            found = Solution([*prog, rule.name()], outs, elapsed, macros, from_seed, self.candidates)  # type: ignore[arg-type]
             self._learned.append(found)
             if len(self._learned) >= self.config.max_solutions:
                 return

@@ -162,3 +162,21 @@ def test_focus_phase_reaches_deeper_programs_made_of_recalled_primitives() -> No
     # the focused phase (same candidate budget) searches the recalled primitives two levels deeper
     result = search(train, tests, Priors(focus=priors.focus), cfg)
     assert _check(result, truth) and len(result.solutions[0].steps) == 4
+
+
+def test_a_misleading_recall_costs_at_most_the_memory_share_of_the_budget() -> None:
+    program = ["rot90", "mirror_h", "gravity_left"]
+    rng = np.random.default_rng(2)
+    inputs = [rng.choice((0, 0, 1, 2), size=(3, 4)) for _ in range(4)]
+    train, tests, truth = _task(program, inputs)
+    cfg = SearchConfig(budget_s=300, max_candidates=60_000, after_first_s=0.0, max_solutions=1)
+    plain = search(train, tests, config=cfg)
+    assert _check(plain, truth)
+    needed = plain.solutions[0].candidates
+    # memory recalled programs of a different kind: their primitives made nearly free, deeper search
+    unrelated = ["crop_largest", "tile2x2", "upscale2", "outline", "fill_holes", "xor_lr", "fractal"]
+    misleading = Priors(weights={p: 0.05 for p in unrelated}, focus=unrelated, seeds=[unrelated[:2]])
+    steered = search(train, tests, misleading, cfg)
+    assert _check(steered, truth)
+    one_expansion = 300  # the scheduler switches streams between whole expansions
+    assert steered.solutions[0].candidates <= needed / (1 - cfg.memory_share) + one_expansion
