@@ -286,7 +286,8 @@ class DeepResearchAgent:
             lessons.append(f"tool error seen: {_clip(errors[-1], 120)}")
         if final is None:
             lessons.append("no final answer was given within the step budget")
-        verdict = {True: "verified", False: "not verified", None: "unknown"}[success]
+        words = ("right", "wrong") if trajectory.outcome.source == "label" else ("verified", "not verified")
+        verdict = {True: words[0], False: words[1], None: "unknown"}[success]
         text = (
             f"Q: {_clip(_question(task), 220)}{_file_line(task)}\n"
             f"Plan: {'; '.join(p.split(': ', 1)[-1] for p in plan[:4]) or '-'}\n"

@@ -196,8 +196,13 @@ class ResearchEnv:
         *,
         corpus: LocalCorpus | None = None,
         python: PythonRunner | None = sandbox_python,
+        grader: Callable[[str], bool] | None = None,
     ):
         self.config = config or ResearchEnvConfig()
+        # Training runs only (a dev split whose labels may teach memory): grades the final answer
+        # against the known reference, and the outcome says so (source "label"), which the loop
+        # refuses to write in test-time mode. Without it the outcome is the agent's self-verification.
+        self._grader = grader
         self._corpus = corpus
         if self._corpus is None and self.config.corpus_roots:
             self._corpus = LocalCorpus(self.config.corpus_roots)
@@ -239,12 +244,18 @@ class ResearchEnv:
             raise InvalidActionError("step() before reset()")
         action = coerce_action(action)
         if isinstance(action, AnswerAction):
-            outcome = Outcome(
-                success=action.verified,
-                score=1.0 if action.verified else 0.0,
-                source="verifier",
-                detail="self-verification" if action.verified is not None else "not verified",
-            )
+            if self._grader is not None:
+                right = self._grader(action.answer)
+                outcome = Outcome(
+                    success=right, score=float(right), source="label", detail="graded against the reference"
+                )
+            else:
+                outcome = Outcome(
+                    success=action.verified,
+                    score=1.0 if action.verified else 0.0,
+                    source="verifier",
+                    detail="self-verification" if action.verified is not None else "not verified",
+                )
             return StepResult(
                 observation=Observation(text=f"Final answer submitted: {action.answer}"),
                 done=True,

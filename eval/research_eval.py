@@ -1,7 +1,9 @@
 """Run the deep-research agent on a GAIA-layout question set (real GAIA or the offline suite).
 
 Each question is one loop episode (recall -> plan/execute -> answer -> memorize). Labels stay in
-this module: they score the answer after the episode and never reach the agent or memory.
+this module: they score the answer after the episode and never reach the agent. They reach memory
+only in a training run (`learn_from="labels"`, never on a test split): Memento builds its case bank
+from labelled training questions, so a dev-split build may grade its cases against the reference.
 Rows record the plan, tool calls, recalled case ids and whether a recalled case came from the very
 same question (a re-solve from memory is reported apart from a fresh solve).
 """
@@ -42,6 +44,19 @@ class ResearchRunConfig(BaseModel):
     allow_web: bool = False
     verify: Literal["grounding", "llm", "both"] = "grounding"
     model: str = ""
+    # verifier: cases are marked by the agent's self-verification (test-time learning);
+    # labels: by the reference answer — a training run on a split that is not evaluated on
+    learn_from: Literal["verifier", "labels"] = "verifier"
+
+
+def check_learn_from(cfg: ResearchRunConfig) -> None:
+    """Labels may teach memory only in a training run: not on a test split, and only when writing."""
+    if cfg.learn_from != "labels":
+        return
+    if cfg.split == "test":
+        raise ConfigError("--learn-from labels is for building memory on a training split, never on test")
+    if cfg.memory != "on":
+        raise ConfigError("--learn-from labels needs --memory on (it only changes what memory is taught)")
 
 
 def _details(traj: Any, questions_by_case: dict[str, str]) -> dict[str, Any]:
@@ -72,6 +87,7 @@ async def run_research_eval(cfg: ResearchRunConfig, llm: Any = None) -> dict[str
     from agentmem.envs.research_corpus import LocalCorpus
     from agentmem.loop import LoopConfig, run_episode
 
+    check_learn_from(cfg)
     questions = load_gaia(cfg.data_dir, cfg.split, levels=cfg.levels)
     if cfg.task_ids:
         questions = [q for q in questions if q.task_id in set(cfg.task_ids)]
@@ -108,13 +124,17 @@ async def run_research_eval(cfg: ResearchRunConfig, llm: Any = None) -> dict[str
         coach_every=0,
         coach_on_signals=False,
         condense="fallback",
-        test_time=True,
+        test_time=cfg.learn_from != "labels",
     )
     env_cfg = ResearchEnvConfig(allow_web=cfg.allow_web)
 
     async def run_task(task: Task, session: int) -> ResultRow:
         started = time.perf_counter()
-        env = ResearchEnv(env_cfg, corpus=corpus)
+        reference = labels[task.id].final_answer
+        grader = None
+        if cfg.learn_from == "labels" and reference is not None:
+            grader = lambda answer: question_scorer(answer, reference)  # noqa: E731
+        env = ResearchEnv(env_cfg, corpus=corpus, grader=grader)
         try:
             traj = await run_episode(task, agent, env, llm=llm, memory=memory, config=loop_cfg)
         finally:

@@ -74,6 +74,11 @@ def register(app: typer.Typer) -> None:
         cases_k: int = typer.Option(2, "--cases-k"),
         verify: str = typer.Option("grounding", "--verify", help="grounding | llm | both"),
         model: str = typer.Option("", "--model"),
+        learn_from: str = typer.Option(
+            "verifier",
+            "--learn-from",
+            help="verifier: cases marked by self-verification; labels: by the reference (dev split only)",
+        ),
     ) -> None:
         """Run the deep-research agent on the offline suite (statsmodels/sklearn data + Python docs)."""
         if suite != "local":
@@ -92,5 +97,5 @@ def register(app: typer.Typer) -> None:
             benchmark="research-local", data_dir=packaged_suite_dir(), split=split, levels=level or None,
             limit=limit, task_ids=task or None, memory=memory, memory_db=memory_db, sessions=sessions,
             concurrency=concurrency, seed=seed, out=out, corpus=corpus, allow_web=False, max_steps=max_steps,
-            cases_k=cases_k, verify=verify, model=model,
+            cases_k=cases_k, verify=verify, model=model, learn_from=learn_from,
         )  # fmt: skip

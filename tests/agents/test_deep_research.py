@@ -177,12 +177,8 @@ def test_helpers() -> None:
     assert not grounded("Ohio", ["Iowa"]) and not grounded("", ["x"])
 
 
-async def test_cases_memory_and_no_label_leak(attached: Path, tmp_path: Path) -> None:
-    """Through the eval runner: labels score rows but never reach memory; the next episode's planner
-    sees earlier cases labelled WORKED/FAILED."""
-    from agentmem.eval.research_eval import ResearchRunConfig, run_research_eval
-    from agentmem.memory_store import AsyncMemory
-
+def _three_questions(attached: Path, tmp_path: Path) -> tuple[Any, Router]:
+    """A GAIA-layout split of three questions and a scripted model that answers 47, Nov, Mar."""
     split = tmp_path / "gaia" / "validation"
     split.mkdir(parents=True)
     (split / "sales.csv").write_text(attached.read_text())
@@ -217,6 +213,16 @@ async def test_cases_memory_and_no_label_leak(attached: Path, tmp_path: Path) ->
             return review(messages)
         return router(messages)
 
+    return dispatch, router
+
+
+async def test_cases_memory_and_no_label_leak(attached: Path, tmp_path: Path) -> None:
+    """Through the eval runner: labels score rows but never reach memory; the next episode's planner
+    sees earlier cases labelled WORKED/FAILED."""
+    from agentmem.eval.research_eval import ResearchRunConfig, run_research_eval
+    from agentmem.memory_store import AsyncMemory
+
+    dispatch, router = _three_questions(attached, tmp_path)
     db = tmp_path / "mem.db"
     cfg = ResearchRunConfig(
         benchmark="gaia", data_dir=tmp_path / "gaia", split="validation", out=tmp_path / "out",
@@ -290,3 +296,36 @@ async def test_the_planner_sees_a_tables_header_line_as_quoted_data(attached: Pa
     prompt = router.seen["plan"][0]
     assert "Attached file: sales.csv; its first line:" in prompt
     assert prompt.index(UNTRUSTED_OPEN) < prompt.index("month,units")
+
+
+async def test_a_training_run_teaches_memory_the_reference_verdicts_but_never_on_test(
+    attached: Path, tmp_path: Path
+) -> None:
+    """learn_from=labels (a dev/training split): cases are marked by the reference, not the verifier."""
+    from agentmem.errors import ConfigError
+    from agentmem.eval.research_eval import ResearchRunConfig, run_research_eval
+    from agentmem.memory_store import AsyncMemory
+
+    dispatch, _router = _three_questions(attached, tmp_path)
+    db = tmp_path / "mem.db"
+    base = dict(benchmark="gaia", data_dir=tmp_path / "gaia", out=tmp_path / "out", memory="on",
+                memory_db=db, embedder="hash-64", cases_k=2, max_steps=10, learn_from="labels")  # fmt: skip
+    with pytest.raises(ConfigError, match="never on test"):
+        await run_research_eval(ResearchRunConfig(split="test", **base), llm=ScriptedLLM(default=dispatch))
+    with pytest.raises(ConfigError, match="memory on"):
+        await run_research_eval(
+            ResearchRunConfig(split="validation", **base | {"memory": "off"}),
+            llm=ScriptedLLM(default=dispatch),
+        )
+    await run_research_eval(ResearchRunConfig(split="validation", **base), llm=ScriptedLLM(default=dispatch))
+    mem = AsyncMemory(namespace="research", url=f"sqlite:///{db}", embedder="hash-64")
+    try:
+        items = await mem.search("units month sold", k=20)
+        cases = {h.item.payload["task_id"]: h.item for h in items if h.item.payload.get("case")}
+        assert cases["t-sum"].payload["success"] is False  # grounded "47", but the reference disagrees
+        assert cases["t-min"].payload["success"] is True
+        assert {c.payload["source"] for c in cases.values()} == {"label"}
+        assert "(wrong)" in cases["t-sum"].text and "(right)" in cases["t-min"].text
+        assert "LABEL-SECRET" not in json.dumps([h.item.model_dump(mode="json") for h in items])
+    finally:
+        await mem.aclose()
