@@ -16,6 +16,7 @@ Prompts are compact on purpose: the embedded 1.5B model generates ~29 tokens/s o
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
@@ -123,15 +124,20 @@ def _file_line(task: Task) -> str:
         return ""
     name = str(fp).rsplit("/", 1)[-1]
     line = f"\nAttached file: {name}"
-    if name.lower().endswith((".csv", ".tsv")):
-        try:
-            with open(fp, encoding="utf-8", errors="replace") as fh:
-                header = fh.readline().strip()[:300]
-        except OSError:
-            return line
-        if header:
-            line += "; its first line:\n" + quote_untrusted(header, source=f"file:{name}")
+    header = _header_line(str(fp)) if name.lower().endswith((".csv", ".tsv")) else ""
+    if header:
+        line += "; its first line:\n" + quote_untrusted(header, source=f"file:{name}")
     return line
+
+
+@lru_cache(maxsize=64)
+def _header_line(path: str) -> str:
+    """A table's first line (read once per file: every prompt of the episode shows it)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return fh.readline().strip()[:300]
+    except OSError:
+        return ""
 
 
 def clean_answer(text: str) -> str:
