@@ -117,19 +117,36 @@ class Coach:
         self.kinds = kinds
 
     async def retrieve(
-        self, query: PolicyQuery, exclude: set[str] | frozenset[str] = frozenset()
+        self,
+        query: PolicyQuery,
+        exclude: set[str] | frozenset[str] = frozenset(),
+        scope: dict[str, Any] | None = None,
     ) -> list[Ranked]:
         filters = {"env": query.env} if self.same_env and query.env else None
         hits = await self.memory.search(
             query.text, k=self.k + len(exclude), kinds=self.kinds, filters=filters
         )
         hits = [h for h in hits if h.item.id not in exclude]
-        return self.policy.rank(query, hits)[: self.k]
+        if not scope:
+            return self.policy.rank(query, hits)[: self.k]
+        # Similar text is not the same kind of task ("Click on the 'no' button" sits near every other
+        # click task): the scoped items are searched on their own and ranked ahead of the rest.
+        scoped = await self.memory.search(
+            query.text, k=self.k, kinds=self.kinds, filters={**(filters or {}), **scope}
+        )
+        scoped = [h for h in scoped if h.item.id not in exclude]
+        own = {h.item.id for h in scoped}
+        rest = [h for h in hits if h.item.id not in own]
+        return (self.policy.rank(query, scoped) + self.policy.rank(query, rest))[: self.k]
 
-    async def recall(self, task: Task, query_text: str) -> CoachDecision:
-        """Before the first step: is there experience worth showing for this task?"""
+    async def recall(self, task: Task, query_text: str, scope: dict[str, Any] | None = None) -> CoachDecision:
+        """Before the first step: is there experience worth showing for this task?
+
+        `scope`: payload fields the agent says mark its most relevant experience (the web navigator:
+        the task family); those items come first, the semantic neighbours fill the rest.
+        """
         query = PolicyQuery(text=query_text, env=task.env, task_id=task.id)
-        ranked = await self.retrieve(query)
+        ranked = await self.retrieve(query, scope=scope)
         return await self._decide(task, ranked, source="recall", situation="The agent is about to start.")
 
     async def review(

@@ -152,7 +152,9 @@ async def _recall(state: EpisodeState, runtime: Any) -> dict[str, Any]:
         return {"route": "act"}
     task = Task.model_validate(state["task"])
     obs = Observation.model_validate(state["observation"])
-    decision = await rt.coach.recall(task, rt.agent.memory_query(task, obs))
+    scope_fn = getattr(rt.agent, "memory_scope", None)  # optional part of the Agent protocol
+    scope = scope_fn(task) if callable(scope_fn) else None
+    decision = await rt.coach.recall(task, rt.agent.memory_query(task, obs), scope=scope)
     update: dict[str, Any] = {"usage": _usage(state).add(decision.usage).model_dump()}
     if decision.intervene and decision.advice is not None:
         p = _advice_payload(decision)

@@ -486,6 +486,10 @@ class WebNavigator(LLMAgent):
     def memory_query(self, task: Task, observation: Observation | None) -> str:
         return f"{family_of(task)}: {goal_of(task, observation)}"
 
+    def memory_scope(self, task: Task) -> dict[str, Any]:
+        """Recall the task family's own workflows and failures first: they are what replay can use."""
+        return {"family": family_of(task)}
+
     # -- memory --------------------------------------------------------------------------------
     def distil(self, trajectory: Trajectory, summary: EpisodeSummary) -> list[MemoryDraft]:
         """A workflow + exemplar from a success, a failure mode from a failure (page text quoted)."""

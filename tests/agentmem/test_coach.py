@@ -102,3 +102,23 @@ def test_render_case_marks_failures():
 
     item = MemoryItem(namespace="n", kind="episode", text="Goal: x", payload={"success": False})
     assert render_case(item).startswith("[episode, failed before — avoid repeating it]")
+
+
+async def test_scoped_recall_puts_the_agents_own_kind_of_task_first(memory):
+    """Near-identical wording from other task families must not crowd out the family's own item."""
+    for i, fam in enumerate(["click-dialog", "click-button-sequence", "click-link", "simon-says"]):
+        await memory.add(
+            f"{fam}: Click on the button number {i}.", kind="episode", payload={"env": "web", "family": fam}
+        )
+    own = await memory.add(
+        "click-button: workflow that solved goals like: press the one labelled no",
+        kind="concept",
+        payload={"env": "web", "family": "click-button"},
+    )
+    task = Task(id="click-button#1", env="web", goal='Click on the "Previous" button.')
+    coach = Coach(memory, SimilarityPolicy(), k=3, threshold=-1.0, max_items=3)
+    query = 'click-button: Click on the "Previous" button.'
+    unscoped = await coach.recall(task, query)
+    assert own.id not in unscoped.advice.item_ids  # the semantic neighbours win without a scope
+    scoped = await coach.recall(task, query, scope={"family": "click-button"})
+    assert scoped.advice.item_ids[0] == own.id and len(scoped.advice.item_ids) == 3

@@ -512,3 +512,10 @@ async def test_an_exemplar_that_failed_when_reused_is_a_hint_not_a_replay_and_ra
     silent = ScriptedLLM()  # raises if called
     first = await agent.act(ctx_for(task, observation(goal, page), silent, recalled=[sound]))
     assert first.thought.startswith("[replayed]") and not silent.calls
+
+
+def test_recall_is_scoped_to_the_task_family():
+    task = Task(
+        id="click-button#3", env="miniwob", goal="Click on the button.", meta={"family": "click-button"}
+    )
+    assert WebNavigator().memory_scope(task) == {"family": "click-button"}
