@@ -470,6 +470,14 @@ def test_action_label_names_the_element_kind_never_its_id_or_page_text():
     assert action_label(typed, 'textbox "Name"') == 'type textbox "Bob" +enter'
 
 
+def _jerrie_ctx(model: ScriptedLLM, recalled: list[SearchHit]) -> ActContext:
+    """A new enter-text instance ("Jerrie") on a page with the Submit button and the textbox."""
+    goal = 'Enter "Jerrie" into the text field and press Submit.'
+    task = Task(id="enter-text#4", env="miniwob", goal=goal, meta={"family": "enter-text"})
+    page = [Element(id=4, role="button", name="Submit"), Element(id=7, role="textbox", value="")]
+    return ctx_for(task, observation(goal, page), model, recalled=recalled)
+
+
 async def test_partial_reward_exemplars_are_hints_not_replays_and_rank_below_full_ones():
     agent = WebNavigator()
     full = _kasie_exemplar(agent)
@@ -485,11 +493,8 @@ async def test_partial_reward_exemplars_are_hints_not_replays_and_rank_below_ful
     partial.score = 0.99  # even when it is the closer match
     assert agent._best_exemplar([partial, full], "enter-text") is full
 
-    goal = 'Enter "Jerrie" into the text field and press Submit.'
-    task = Task(id="enter-text#4", env="miniwob", goal=goal, meta={"family": "enter-text"})
-    page = [Element(id=4, role="button", name="Submit"), Element(id=7, role="textbox", value="")]
     model = ScriptedLLM(default=json.dumps({"action": "click", "id": 4}))
-    await agent.act(ctx_for(task, observation(goal, page), model, recalled=[partial]))
+    await agent.act(_jerrie_ctx(model, [partial]))
     assert len(model.calls) == 1  # the model decided: a 0.2-reward run is not replayed
 
 
@@ -503,14 +508,11 @@ async def test_an_exemplar_that_failed_when_reused_is_a_hint_not_a_replay_and_ra
     sound.score = 0.5
     assert agent._best_exemplar([lucky, sound], "enter-text") is sound
 
-    goal = 'Enter "Jerrie" into the text field and press Submit.'
-    task = Task(id="enter-text#5", env="miniwob", goal=goal, meta={"family": "enter-text"})
-    page = [Element(id=4, role="button", name="Submit"), Element(id=7, role="textbox", value="")]
     model = ScriptedLLM(default=json.dumps({"action": "click", "id": 4}))
-    await agent.act(ctx_for(task, observation(goal, page), model, recalled=[lucky]))
+    await agent.act(_jerrie_ctx(model, [lucky]))
     assert len(model.calls) == 1  # not replayed: the model decided
     silent = ScriptedLLM()  # raises if called
-    first = await agent.act(ctx_for(task, observation(goal, page), silent, recalled=[sound]))
+    first = await agent.act(_jerrie_ctx(silent, [sound]))
     assert first.thought.startswith("[replayed]") and not silent.calls
 
 
