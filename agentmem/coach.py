@@ -137,7 +137,10 @@ class Coach:
         scoped = [h for h in scoped if h.item.id not in exclude]
         own = {h.item.id for h in scoped}
         rest = [h for h in hits if h.item.id not in own]
-        return (self.policy.rank(query, scoped) + self.policy.rank(query, rest))[: self.k]
+        own_ranked = self.policy.rank(query, scoped)
+        for r in own_ranked:
+            r.scoped = True
+        return (own_ranked + self.policy.rank(query, rest))[: self.k]
 
     async def recall(self, task: Task, query_text: str, scope: dict[str, Any] | None = None) -> CoachDecision:
         """Before the first step: is there experience worth showing for this task?
@@ -168,7 +171,7 @@ class Coach:
             return CoachDecision(False, reason="no memories retrieved")
         candidates = ranked
         if self.judge in ("threshold", "both"):
-            candidates = [r for r in ranked if r.score >= self.threshold]
+            candidates = [r for r in ranked if r.score >= self.threshold or r.scoped]
             if not candidates:
                 return CoachDecision(
                     False, candidates=ranked, reason=f"best score {ranked[0].score:.3f} < {self.threshold}"

@@ -56,6 +56,7 @@ class Ranked:
     hit: SearchHit
     score: float
     features: list[float]
+    scoped: bool = False  # in the agent's own scope (see `Coach.recall`): shown whatever its score
 
 
 def case_features(query: PolicyQuery, hit: SearchHit) -> list[float]:

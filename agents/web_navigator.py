@@ -56,6 +56,7 @@ _FINISH_LOCAL = "The task ends by itself when the goal is met (usually after cli
 
 _TARGET = "target: "
 REPLAYED = "[replayed] "  # thought prefix of a step taken from an exemplar without a model call
+_REPLAYED_FROM = re.compile(r"\(exemplar (\w+)\)$")
 _REPEAT_NOTE = (
     "You already did exactly that and it worked. Do the next part of the goal instead "
     "(for example click the submit button). Reply with one different JSON action."
@@ -134,12 +135,24 @@ def _reward(hit: SearchHit) -> float:
     return 1.0 if value is None else float(value)
 
 
-def reliability(hit: SearchHit) -> float:
-    """How the exemplar fared when it was recalled again: the mean env reward of the episodes that
-    used it (the store credits every recalled item), 1.0 while untried. A "success" that was luck
-    (MiniWoB's button-delay clicked early, a guessed number) fails when replayed and drops here."""
-    item = hit.item
-    return item.reward_sum / item.reward_count if item.reward_count else 1.0
+def failed_replays(hit: SearchHit, recalled: list[SearchHit]) -> int:
+    """How many recalled failures of the family were replays of this exemplar. A "success" that was
+    luck (MiniWoB's button-delay clicked early, a guessed number) fails when replayed; the failure
+    item records which exemplar it replayed, and family-scoped recall brings it back next time.
+    (The store's per-item reward record is no use here: it credits every recalled item, and other
+    families' episodes recall this one too.)"""
+    return sum(
+        1
+        for h in recalled
+        if h.item.payload.get("kind") == "failure"
+        and hit.item.id in (h.item.payload.get("replayed_from") or [])
+    )
+
+
+def replayed_from(trajectory: Trajectory) -> list[str]:
+    """The exemplars this episode replayed steps of (named in the replayed steps' thoughts)."""
+    ids = (_REPLAYED_FROM.search(s.thought) for s in trajectory.steps if s.thought.startswith(REPLAYED))
+    return list(dict.fromkeys(m.group(1) for m in ids if m))
 
 
 def parse_target(target: str | None) -> tuple[str, str]:
@@ -152,7 +165,7 @@ def parse_target(target: str | None) -> tuple[str, str]:
 
 def step_target(step: Step) -> str | None:
     """The element an action was applied to, as recorded by `act` ('button "Submit"')."""
-    thought = step.thought.removeprefix(REPLAYED)
+    thought = _REPLAYED_FROM.sub("", step.thought.removeprefix(REPLAYED)).rstrip()
     return thought[len(_TARGET) :] if thought.startswith(_TARGET) else None
 
 
@@ -225,7 +238,7 @@ class WebNavigator(LLMAgent):
         replay: bool = True,
         replay_min_similarity: float = 0.5,
         replay_min_reward: float = 1.0,
-        replay_min_reliability: float = 0.5,
+        replay_max_failures: int = 0,
     ) -> None:
         self.history_steps = history_steps
         self.obs_chars = obs_chars
@@ -235,7 +248,7 @@ class WebNavigator(LLMAgent):
         self.replay = replay and exemplars
         self.replay_min_similarity = replay_min_similarity
         self.replay_min_reward = replay_min_reward
-        self.replay_min_reliability = replay_min_reliability
+        self.replay_max_failures = replay_max_failures
 
     # -- prompts -------------------------------------------------------------------------------
     @staticmethod
@@ -313,14 +326,20 @@ class WebNavigator(LLMAgent):
             and h.item.payload.get("steps")
         ]
         # An exemplar that may be replayed beats one that may not; then a full-reward success beats a
-        # partial one (MiniWoB pays 0.2 for half-right answers), then one that held up when reused,
-        # then the closer goal.
+        # partial one (MiniWoB pays 0.2 for half-right answers), then one that failed less when
+        # replayed, then the closer goal.
         if not same:
             return None
-        return max(same, key=lambda h: (self._replayable(h), _reward(h), reliability(h), h.score))
+        return max(
+            same,
+            key=lambda h: (self._replayable(h, recalled), _reward(h), -failed_replays(h, recalled), h.score),
+        )
 
-    def _replayable(self, hit: SearchHit) -> bool:
-        return _reward(hit) >= self.replay_min_reward and reliability(hit) >= self.replay_min_reliability
+    def _replayable(self, hit: SearchHit, recalled: list[SearchHit]) -> bool:
+        return (
+            _reward(hit) >= self.replay_min_reward
+            and failed_replays(hit, recalled) <= self.replay_max_failures
+        )
 
     def _exemplar_note(self, hit: SearchHit, goal: str, ctx: ActContext) -> str:
         steps = self._adapted_steps(hit, goal)
@@ -357,7 +376,7 @@ class WebNavigator(LLMAgent):
             ctx.state["replay_off"] = True
             return None
         hit = self._best_exemplar(ctx.recalled, family_of(ctx.task))
-        if hit is None or not self._replayable(hit):
+        if hit is None or not self._replayable(hit, ctx.recalled):
             # a partial success, or one that failed when reused, is a hint for the model, not a replay
             return None
         goal = goal_of(ctx.task, ctx.observation)
@@ -433,7 +452,7 @@ class WebNavigator(LLMAgent):
             ctx.state.setdefault("replay_items", []).append(item_id)
             return ActDecision(
                 action=action,
-                thought=REPLAYED + (f"{_TARGET}{target}" if target else ""),
+                thought=REPLAYED + (f"{_TARGET}{target} " if target else "") + f"(exemplar {item_id})",
                 label=action_label(action, target),
             )
         messages = self.build_messages(ctx)
@@ -525,7 +544,14 @@ class WebNavigator(LLMAgent):
                 f"{family}: failed on a goal like: {pattern} ({how[:80]}). Avoid repeating this.\n"
                 + quote_untrusted(body, source="page")
             )
-            payload = {"kind": "failure", "family": family, "goal": goal, "steps": steps, "success": False}
+            payload = {
+                "kind": "failure",
+                "family": family,
+                "goal": goal,
+                "steps": steps,
+                "success": False,
+                "replayed_from": replayed_from(trajectory),
+            }
             return [MemoryDraft(kind="insight", text=text, payload=payload)]
         return []
 

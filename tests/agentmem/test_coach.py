@@ -122,3 +122,6 @@ async def test_scoped_recall_puts_the_agents_own_kind_of_task_first(memory):
     assert own.id not in unscoped.advice.item_ids  # the semantic neighbours win without a scope
     scoped = await coach.recall(task, query, scope={"family": "click-button"})
     assert scoped.advice.item_ids[0] == own.id and len(scoped.advice.item_ids) == 3
+    strict = Coach(memory, SimilarityPolicy(), k=3, threshold=0.99, max_items=3)
+    kept = await strict.recall(task, query, scope={"family": "click-button"})
+    assert kept.intervene and kept.advice.item_ids == [own.id]  # in scope: shown below the threshold

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from agentmem.agents.base import ActContext
-from agentmem.agents.web_navigator import WebNavigator, abstract_goal, adapt, goal_mapping
+from agentmem.agents.web_navigator import WebNavigator, abstract_goal, adapt, goal_mapping, step_target
 from agentmem.envs.base import UNTRUSTED_CLOSE, UNTRUSTED_OPEN, Observation
 from agentmem.envs.web import Element, PageSnapshot, WebAction, WebEnv, chromium_path
 from agentmem.llm.scripted import ScriptedLLM
@@ -402,7 +402,8 @@ async def test_replay_takes_unambiguous_exemplar_steps_without_the_model_and_sto
         "text": "Jerrie",
         "enter": False,
     }
-    assert first.thought == '[replayed] target: textbox ""' and not silent.calls
+    assert first.thought == f'[replayed] target: textbox "" (exemplar {hit.item.id})' and not silent.calls
+    assert step_target(Step(i=0, action={}, thought=first.thought)) == 'textbox ""'
     ctx.history = [Step(i=0, action=first.action.model_dump())]
     second = await agent.act(ctx)
     assert (second.action.action, second.action.id) == ("click", 4) and not silent.calls
@@ -498,21 +499,25 @@ async def test_partial_reward_exemplars_are_hints_not_replays_and_rank_below_ful
     assert len(model.calls) == 1  # the model decided: a 0.2-reward run is not replayed
 
 
-async def test_an_exemplar_that_failed_when_reused_is_a_hint_not_a_replay_and_ranks_below_a_sound_one():
+async def test_an_exemplar_whose_replay_failed_is_a_hint_not_a_replay_and_ranks_below_a_sound_one():
     agent = WebNavigator()
-    lucky = _kasie_exemplar(agent)
-    lucky.item.reward_count, lucky.item.reward_sum = 2, 0.0  # recalled twice, both episodes failed
-    lucky.score = 0.99
-    sound = _kasie_exemplar(agent)
-    sound.item.reward_count, sound.item.reward_sum = 1, 1.0
-    sound.score = 0.5
-    assert agent._best_exemplar([lucky, sound], "enter-text") is sound
+    lucky, sound = _kasie_exemplar(agent), _kasie_exemplar(agent)
+    lucky.score, sound.score = 0.99, 0.5
+    # an episode replayed the lucky exemplar and failed: its failure item names the exemplar
+    replay = Step(i=0, action={"action": "click", "id": 2},
+                  thought=f'[replayed] target: button "Submit" (exemplar {lucky.item.id})')  # fmt: skip
+    failed = _traj('Enter "Jerrie" into the text field and press Submit.', [replay], False)
+    [draft] = agent.distil(failed, EpisodeSummary(goal="g"))
+    assert draft.payload["replayed_from"] == [lucky.item.id]
+    assert draft.payload["steps"] == [{"action": "click", "target": 'button "Submit"'}]
+    failure = _hit(draft)
+    assert agent._best_exemplar([lucky, sound, failure], "enter-text") is sound
 
     model = ScriptedLLM(default=json.dumps({"action": "click", "id": 4}))
-    await agent.act(_jerrie_ctx(model, [lucky]))
+    await agent.act(_jerrie_ctx(model, [lucky, failure]))
     assert len(model.calls) == 1  # not replayed: the model decided
     silent = ScriptedLLM()  # raises if called
-    first = await agent.act(_jerrie_ctx(silent, [sound]))
+    first = await agent.act(_jerrie_ctx(silent, [sound, failure]))
     assert first.thought.startswith("[replayed]") and not silent.calls
 
 
