@@ -325,21 +325,18 @@ class WebNavigator(LLMAgent):
             and h.item.payload.get("family") == family
             and h.item.payload.get("steps")
         ]
+
         # An exemplar that may be replayed beats one that may not; then a full-reward success beats a
         # partial one (MiniWoB pays 0.2 for half-right answers), then one that failed less when
         # replayed, then the closer goal.
-        if not same:
-            return None
-        return max(
-            same,
-            key=lambda h: (self._replayable(h, recalled), _reward(h), -failed_replays(h, recalled), h.score),
-        )
+        def rank(h: SearchHit) -> tuple[bool, float, int, float]:
+            failures = failed_replays(h, recalled)
+            return (self._replayable(h, failures), _reward(h), -failures, h.score)
 
-    def _replayable(self, hit: SearchHit, recalled: list[SearchHit]) -> bool:
-        return (
-            _reward(hit) >= self.replay_min_reward
-            and failed_replays(hit, recalled) <= self.replay_max_failures
-        )
+        return max(same, key=rank) if same else None
+
+    def _replayable(self, hit: SearchHit, failures: int) -> bool:
+        return _reward(hit) >= self.replay_min_reward and failures <= self.replay_max_failures
 
     def _exemplar_note(self, hit: SearchHit, goal: str, ctx: ActContext) -> str:
         steps = self._adapted_steps(hit, goal)
@@ -376,7 +373,7 @@ class WebNavigator(LLMAgent):
             ctx.state["replay_off"] = True
             return None
         hit = self._best_exemplar(ctx.recalled, family_of(ctx.task))
-        if hit is None or not self._replayable(hit, ctx.recalled):
+        if hit is None or not self._replayable(hit, failed_replays(hit, ctx.recalled)):
             # a partial success, or one that failed when reused, is a hint for the model, not a replay
             return None
         goal = goal_of(ctx.task, ctx.observation)
@@ -398,7 +395,6 @@ class WebNavigator(LLMAgent):
             ctx.state["replay_off"] = True
             return None
         ctx.state["replayed"] = done + 1
-        ctx.state["replayed_from"] = hit.item.id
         return action, hit.item.id
 
     @staticmethod
@@ -449,7 +445,6 @@ class WebNavigator(LLMAgent):
         if replayed is not None:
             action, item_id = replayed
             target = self._target(action, ctx.observation)
-            ctx.state.setdefault("replay_items", []).append(item_id)
             return ActDecision(
                 action=action,
                 thought=REPLAYED + (f"{_TARGET}{target} " if target else "") + f"(exemplar {item_id})",
