@@ -82,6 +82,7 @@ class DeepResearchConfig(BaseModel):
     obs_chars: int = Field(1500, ge=200)  # tool output shown to the executor
     result_chars: int = Field(300, ge=50)  # per-subtask result kept for the planner
     case_chars: int = Field(420, ge=100)
+    case_code_chars: int = Field(900, ge=100)  # the worked case's calls shown to the executor, code whole
     verify: Literal["grounding", "llm", "both"] = "grounding"
     max_tokens: int = Field(320, ge=64)
 
@@ -275,14 +276,15 @@ class DeepResearchAgent:
             None,
         )
         plan = []
-        calls = []
+        calls = []  # short, for the case text (embedded and shown to the planner)
+        full_calls = []  # whole code, for the executor of a later question of the same kind
         for s in trajectory.steps:
             a = s.action or {}
             if a.get("kind") == "tool":
-                ok = not s.error
-                calls.append(
-                    f"{a.get('tool')}({_clip(_args_text(a.get('args') or {}), 160)}){'' if ok else ' -> error'}"
-                )
+                suffix = "" if not s.error else " -> error"
+                args = _args_text(a.get("args") or {})
+                calls.append(f"{a.get('tool')}({_clip(args, 160)}){suffix}")
+                full_calls.append(f"{a.get('tool')}({_clip(args, self.config.case_code_chars)}){suffix}")
             if s.thought.startswith("subtask") and s.thought not in plan:
                 plan.append(s.thought)
         success = trajectory.outcome.success
@@ -309,7 +311,7 @@ class DeepResearchAgent:
                     "case": True,
                     "question": _question(task),
                     "plan": plan,
-                    "calls": calls,
+                    "calls": full_calls,
                     "answer": final.get("answer") if final else None,
                     "verified": success,
                     "lessons": lessons,
@@ -355,7 +357,7 @@ class DeepResearchAgent:
     async def _plan(self, ctx: ActContext, replan_from: str | None) -> tuple[Plan, Usage]:
         cases, ids = render_cases(ctx.recalled, self.config.cases_k, self.config.case_chars)
         ctx.state["case_ids"] = ids
-        ctx.state["case_calls"] = worked_calls(ctx.recalled, ids)
+        ctx.state["worked_case"] = worked_case(ctx.recalled, ids)
         user = f"Question: {_question(ctx.task)}{_file_line(ctx.task)}"
         if cases:
             user = (
@@ -383,14 +385,18 @@ class DeepResearchAgent:
         parts.append(
             f"Current subtask: {sub['goal']}" + (f" (suggested tool: {sub['tool']})" if sub["tool"] else "")
         )
-        if st.get("case_calls") and not st.get("turns"):
-            # Memento's executor gets the case too: the tool calls of the closest verified case are the
-            # most concrete thing memory has (which file, which pandas call); they are another
-            # question's, so quoted as data and to be adapted.
-            calls = _clip(" | ".join(st["case_calls"]), self.config.case_chars)
+        if st.get("worked_case") and not st.get("turns"):
+            # Memento's executor gets the case too: the tool calls of the closest worked case, code
+            # whole, are the most concrete thing memory has (which file, which columns, which pandas
+            # call). They answered another question, so they come with that question, quoted as data,
+            # for the model to map that question's values onto this one's.
+            case = st["worked_case"]
+            text = _clip(
+                f"Q: {case['question']}\nCalls: " + " | ".join(case["calls"]), self.config.case_code_chars
+            )
             parts.append(
-                "A similar question that WORKED made these calls (adapt, never copy values):\n"
-                + quote_untrusted(calls, source="memory")
+                "A similar question that WORKED made these calls (adapt them to this question's values, "
+                "never copy its answer):\n" + quote_untrusted(text, source="memory")
             )
         for turn in st.get("turns", [])[-2:]:
             parts.append(
@@ -491,13 +497,16 @@ class DeepResearchAgent:
         return c.parsed, c.usage
 
 
-def worked_calls(hits: list[SearchHit], shown_ids: list[str], limit: int = 3) -> list[str]:
-    """The successful tool calls of the best shown WORKED case (errors dropped)."""
+def worked_case(hits: list[SearchHit], shown_ids: list[str], limit: int = 3) -> dict[str, Any] | None:
+    """The best shown WORKED case's question and its last successful tool calls (errors dropped: the
+    call that computed the answer comes last)."""
     for hit in hits:
         p = hit.item.payload
         if hit.item.id in shown_ids and p.get("success") is True and p.get("calls"):
-            return [c for c in p["calls"] if not str(c).endswith("-> error")][:limit]
-    return []
+            calls = [str(c) for c in p["calls"] if not str(c).endswith("-> error")][-limit:]
+            if calls:
+                return {"question": _clip(str(p.get("question") or ""), 300), "calls": calls}
+    return None
 
 
 def _args_text(args: dict[str, Any]) -> str:

@@ -3,6 +3,7 @@
 Sections, each independent and reported as ok / skipped / error with the reason:
   env           torch, CUDA, GPU name
   faiss_gpu     a flat-IP search on the GPU when faiss has GPU support
+  store_index   the memory store's VectorIndex on the GPU: upsert, delete, search, save/load, vs CPU
   vllm_engine   VLLMEngineLLM: plain answer + guided-JSON object (in-process engine)
   vllm_served   `vllm.entrypoints.openai.api_server` + OpenAICompatLLM round trip (json_schema mode)
 The model is `--model`: an HF folder, or an embedded name (exported once from its GGUF; needs the
@@ -66,6 +67,52 @@ def faiss_gpu() -> dict:
         "gpus": faiss.get_num_gpus(),
         "search_1000x100k_ms": round((time.perf_counter() - started) * 1000, 1),
         "self_recall": float((ids[:, 0] == np.arange(1000)).mean()),
+    }
+
+
+def store_index() -> dict:
+    """The store's own index class with use_gpu=True, checked against its CPU flat twin."""
+    import tempfile
+    from pathlib import Path
+
+    import numpy as np
+
+    try:
+        from agentmem.memory_store.vector_index import VectorIndex, gpu_available
+    except ImportError:  # a bare device image: the package is not installed, import the module directly
+        import sys
+
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from memory_store.vector_index import VectorIndex, gpu_available
+    if not gpu_available():
+        return {"skipped": "faiss sees no GPU"}
+    rng = np.random.default_rng(1)
+    base = rng.standard_normal((50_000, 384), dtype=np.float32)
+    base /= np.linalg.norm(base, axis=1, keepdims=True)
+    seqs = np.arange(1, len(base) + 1)
+    gpu, cpu = VectorIndex(384, use_gpu=True), VectorIndex(384, hnsw_threshold=10**9, use_gpu=False)
+    for index in (gpu, cpu):
+        index.upsert(seqs, base)
+        index.remove(list(range(1, 2001)))  # past the compaction threshold: exercises the GPU rebuild
+    queries = base[2000:2500] + 0.05 * rng.standard_normal((500, 384), dtype=np.float32)
+    timings = {}
+    results = {}
+    for name, index in (("gpu", gpu), ("cpu", cpu)):
+        started = time.perf_counter()
+        results[name] = index.search(queries, 10)[0]
+        timings[name] = time.perf_counter() - started
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "index.npz"
+        gpu.save(path, {})
+        loaded, _ = VectorIndex.load(path, 10**9, use_gpu=True)
+        reloaded = loaded.search(queries, 10)[0]
+    return {
+        "kind": gpu.kind,
+        "n_live": gpu.n_live,
+        "top10_agreement_gpu_vs_cpu": float((results["gpu"] == results["cpu"]).mean()),
+        "top1_is_query_source": float((results["gpu"][:, 0] == seqs[2000:2500]).mean()),
+        "reload_agreement": float((reloaded == results["gpu"]).mean()),
+        "search_500_queries_cpu_over_gpu": round(timings["cpu"] / max(timings["gpu"], 1e-9), 1),
     }
 
 
@@ -133,6 +180,7 @@ def main() -> None:
     report = {
         "env": section(env),
         "faiss_gpu": section(faiss_gpu),
+        "store_index": section(store_index),
         "vllm_engine": section(lambda: vllm_engine(args.model)),
     }
     report["vllm_served"] = section(lambda: vllm_served(args.model))

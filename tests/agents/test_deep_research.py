@@ -20,6 +20,11 @@ from agentmem.loop import LoopConfig, run_episode
 from agentmem.types import Task
 
 CODE = "import pandas as pd\ndf = pd.read_csv(FILES['sales.csv'])\nprint(int(df.units.sum()))"
+LONG_CODE = (  # past the case text's 160-character clip of a call
+    "import pandas as pd\ndf = pd.read_csv(FILES['sales.csv'])\n"
+    "by_month = df.groupby('month')['units'].sum().sort_values(ascending=False)\n"
+    "print(by_month.to_string())\nprint(int(df.units.sum()))"
+)
 
 
 def role(messages: list[dict[str, Any]]) -> str:
@@ -201,7 +206,7 @@ def _three_questions(attached: Path, tmp_path: Path) -> tuple[Any, Router]:
         exec=[
             {"tool": "read_file", "args": {"path": "sales.csv"}},
             {"tool": "done", "result": "see table"},
-            {"tool": "run_python", "args": {"code": CODE}},
+            {"tool": "run_python", "args": {"code": LONG_CODE}},
             {"tool": "done", "result": "computed"},
         ],
     )
@@ -260,6 +265,10 @@ async def test_cases_memory_and_no_label_leak(attached: Path, tmp_path: Path) ->
     # the executor of a later question sees the worked case's calls, quoted as data
     hinted = [e for e in router.seen["exec"] if "A similar question that WORKED made these calls" in e]
     assert hinted and "read_file(path='sales.csv')" in hinted[-1] and "UNTRUSTED_DATA" in hinted[-1]
+    # ... with the question they answered, and the code whole (the case text clips it)
+    assert "Q: How many units were sold in total?" in hinted[-1]
+    assert "print(int(df.units.sum()))" in hinted[-1]
+    assert "print(int(df.units.sum()))" not in cases["t-sum"].text
     assert all("WORKED made these calls" not in e for e in router.seen["exec"][:4])  # first question: none
 
 
