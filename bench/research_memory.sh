@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Offline research suite: a case bank built on dev (training run: cases marked by the reference), then the
+# test split with that memory frozen vs memory off. Two processes at a time (one llama.cpp thread each):
+#   1. dev questions [0, DEV) as two halves, each learning online into its own database;
+#   2. the halves merged into one case bank (memory export/import, vectors kept);
+#   3. test questions [0, TEST): memory off and memory frozen side by side.
+# Resumable: rerun to continue. The corpus index is built once per machine before anything else.
+set -euo pipefail
+OUT=${OUT:-runs/research-mem}
+DEV=${DEV:-30}
+TEST=${TEST:-30}
+AM=${AM:-.venv/bin/agentmem}
+PY=${PY:-.venv/bin/python}
+export AGENTMEM_LLM__N_THREADS=${AGENTMEM_LLM__N_THREADS:-1} HF_HUB_OFFLINE=1
+mkdir -p "$OUT"
+
+ids() {  # task ids of a split, questions [from, to), as repeated --task options
+  $PY -c "
+import sys
+from agentmem.eval.gaia import load_gaia
+from agentmem.eval.research_suite import packaged_suite_dir
+qs = load_gaia(packaged_suite_dir(), sys.argv[1])[int(sys.argv[2]):int(sys.argv[3])]
+print(' '.join('--task ' + q.task_id for q in qs))" "$@"
+}
+
+$PY -c "
+import asyncio
+from agentmem.envs.research_corpus import LocalCorpus
+from agentmem.eval.research_suite import corpus_dir
+asyncio.run(LocalCorpus([corpus_dir()]).ensure_index())"
+
+half=$((DEV / 2))
+# shellcheck disable=SC2046
+$AM eval research --split dev $(ids dev 0 "$half") --memory on --learn-from labels \
+  --memory-db "$OUT/dev-a.db" --out "$OUT/dev-a" > "$OUT/dev-a.log" 2>&1 &
+# shellcheck disable=SC2046
+$AM eval research --split dev $(ids dev "$half" "$DEV") --memory on --learn-from labels \
+  --memory-db "$OUT/dev-b.db" --out "$OUT/dev-b" > "$OUT/dev-b.log" 2>&1 &
+wait
+
+if [ ! -f "$OUT/dev.merged" ]; then  # import upserts by id: a rerun after a partial merge is harmless
+  for part in a b; do
+    $AM memory export "$OUT/dev-$part.jsonl" -n research --url "sqlite:///$OUT/dev-$part.db"
+    $AM memory import "$OUT/dev-$part.jsonl" -n research --url "sqlite:///$OUT/dev.db"
+  done
+  touch "$OUT/dev.merged"
+fi
+
+# shellcheck disable=SC2046
+$AM eval research --split test $(ids test 0 "$TEST") --memory off --out "$OUT/test-off" > "$OUT/test-off.log" 2>&1 &
+# shellcheck disable=SC2046
+$AM eval research --split test $(ids test 0 "$TEST") --memory frozen --memory-db "$OUT/dev.db" \
+  --out "$OUT/test-frozen" > "$OUT/test-frozen.log" 2>&1 &
+wait
+$PY bench/research_compare.py "$OUT/test-off" "$OUT/test-frozen"
