@@ -201,6 +201,7 @@ async def _act(state: EpisodeState, runtime: Any) -> dict[str, Any]:
         "action": action,
         "thought": decision.thought,
         "label": decision.label,
+        "memory_id": decision.memory_id,
         "error": error if action is None else None,
         "advice_ids": [i for a in advice for i in a.item_ids],
     }
@@ -245,6 +246,7 @@ async def _env_step(state: EpisodeState, runtime: Any) -> dict[str, Any]:
         action=pending.get("action"),
         label=pending.get("label", ""),
         advice_ids=pending.get("advice_ids", []),
+        memory_id=pending.get("memory_id"),
     )
     update: dict[str, Any] = {"pending": None}
     done = False

@@ -48,6 +48,9 @@ class Step(BaseModel):
     reward: float = 0.0
     error: str | None = None
     advice_ids: list[str] = Field(default_factory=list)
+    # The memory item this step was taken from without a model call (a replayed exemplar step), so a
+    # failed episode can name what misled it.
+    memory_id: str | None = None
     # A readable rendering of the action without per-page instance details (element ids): what
     # condensed summaries show, so memory never carries an id that meant something on one page only.
     label: str = ""

@@ -41,6 +41,7 @@ class ActDecision(BaseModel):
     action: BaseModel | None = None
     thought: str = ""
     label: str = ""  # instance-free rendering of the action for summaries (see `Step.label`)
+    memory_id: str | None = None  # the memory item the action was replayed from (see `Step.memory_id`)
     error: str | None = None
     usage: Usage = Field(default_factory=Usage)
 

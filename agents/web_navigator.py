@@ -56,7 +56,6 @@ _FINISH_LOCAL = "The task ends by itself when the goal is met (usually after cli
 
 _TARGET = "target: "
 REPLAYED = "[replayed] "  # thought prefix of a step taken from an exemplar without a model call
-_REPLAYED_FROM = re.compile(r"\(exemplar (\w+)\)$")
 _REPEAT_NOTE = (
     "You already did exactly that and it worked. Do the next part of the goal instead "
     "(for example click the submit button). Reply with one different JSON action."
@@ -150,9 +149,8 @@ def failed_replays(hit: SearchHit, recalled: list[SearchHit]) -> int:
 
 
 def replayed_from(trajectory: Trajectory) -> list[str]:
-    """The exemplars this episode replayed steps of (named in the replayed steps' thoughts)."""
-    ids = (_REPLAYED_FROM.search(s.thought) for s in trajectory.steps if s.thought.startswith(REPLAYED))
-    return list(dict.fromkeys(m.group(1) for m in ids if m))
+    """The exemplars this episode replayed steps of (each replayed step names its memory item)."""
+    return list(dict.fromkeys(s.memory_id for s in trajectory.steps if s.memory_id))
 
 
 def parse_target(target: str | None) -> tuple[str, str]:
@@ -165,7 +163,7 @@ def parse_target(target: str | None) -> tuple[str, str]:
 
 def step_target(step: Step) -> str | None:
     """The element an action was applied to, as recorded by `act` ('button "Submit"')."""
-    thought = _REPLAYED_FROM.sub("", step.thought.removeprefix(REPLAYED)).rstrip()
+    thought = step.thought.removeprefix(REPLAYED).rstrip()
     return thought[len(_TARGET) :] if thought.startswith(_TARGET) else None
 
 
@@ -447,8 +445,9 @@ class WebNavigator(LLMAgent):
             target = self._target(action, ctx.observation)
             return ActDecision(
                 action=action,
-                thought=REPLAYED + (f"{_TARGET}{target} " if target else "") + f"(exemplar {item_id})",
+                thought=REPLAYED + (f"{_TARGET}{target}" if target else ""),
                 label=action_label(action, target),
+                memory_id=item_id,
             )
         messages = self.build_messages(ctx)
         try:

@@ -192,3 +192,18 @@ async def test_scripted_raw_reply_usage_is_counted():
     assert traj.outcome.success is True
     assert (traj.usage.prompt_tokens, traj.usage.completion_tokens) == (11, 5)
     assert CountAction.model_validate(traj.steps[0].action).op == "submit"
+
+
+async def test_a_step_keeps_the_memory_item_its_action_was_replayed_from():
+    """An agent that takes a step from memory without the model says which item; the step records it."""
+    from agentmem.agents.base import ActDecision
+
+    class ReplayingAgent(CounterAgent):
+        async def act(self, ctx):
+            if not ctx.history:
+                return ActDecision(action=CountAction(op="inc"), thought="from memory", memory_id="item-7")
+            return await super().act(ctx)
+
+    traj = await run_episode(counter_task(4, target=1), ReplayingAgent(), CounterEnv(), llm=counter_llm())
+    assert [s.memory_id for s in traj.steps] == ["item-7", None]
+    assert traj.outcome.success is True

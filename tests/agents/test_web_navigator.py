@@ -402,7 +402,8 @@ async def test_replay_takes_unambiguous_exemplar_steps_without_the_model_and_sto
         "text": "Jerrie",
         "enter": False,
     }
-    assert first.thought == f'[replayed] target: textbox "" (exemplar {hit.item.id})' and not silent.calls
+    assert first.thought == '[replayed] target: textbox ""' and first.memory_id == hit.item.id
+    assert not silent.calls
     assert step_target(Step(i=0, action={}, thought=first.thought)) == 'textbox ""'
     ctx.history = [Step(i=0, action=first.action.model_dump())]
     second = await agent.act(ctx)
@@ -505,7 +506,7 @@ async def test_an_exemplar_whose_replay_failed_is_a_hint_not_a_replay_and_ranks_
     lucky.score, sound.score = 0.99, 0.5
     # an episode replayed the lucky exemplar and failed: its failure item names the exemplar
     replay = Step(i=0, action={"action": "click", "id": 2},
-                  thought=f'[replayed] target: button "Submit" (exemplar {lucky.item.id})')  # fmt: skip
+                  thought='[replayed] target: button "Submit"', memory_id=lucky.item.id)  # fmt: skip
     failed = _traj('Enter "Jerrie" into the text field and press Submit.', [replay], False)
     [draft] = agent.distil(failed, EpisodeSummary(goal="g"))
     assert draft.payload["replayed_from"] == [lucky.item.id]
