@@ -153,13 +153,20 @@ class Coach:
         return await self._decide(task, ranked, source="recall", situation="The agent is about to start.")
 
     async def review(
-        self, task: Task, query_text: str, steps: list[Step], signals: list[str], exclude: set[str]
+        self,
+        task: Task,
+        query_text: str,
+        steps: list[Step],
+        signals: list[str],
+        exclude: set[str],
+        scope: dict[str, Any] | None = None,
     ) -> CoachDecision:
-        """Mid-run: condense the recent steps, retrieve with the trouble in the query, decide."""
+        """Mid-run: condense the recent steps, retrieve with the trouble in the query, decide.
+        `scope` as in `recall`: the agent's own kind of task first."""
         trouble = "; ".join(signals)
         text = query_text if not trouble else f"{query_text}\nProblem: {trouble}"
         query = PolicyQuery(text=text, env=task.env, task_id=task.id)
-        ranked = await self.retrieve(query, exclude)
+        ranked = await self.retrieve(query, exclude, scope=scope)
         recent = "\n".join(render_step(s, obs_chars=120, action_chars=120) for s in steps[-5:])
         situation = f"Recent steps:\n{recent}\nSignals: {trouble or 'none (periodic check)'}"
         return await self._decide(task, ranked, source="coach", situation=situation)

@@ -152,9 +152,9 @@ async def _recall(state: EpisodeState, runtime: Any) -> dict[str, Any]:
         return {"route": "act"}
     task = Task.model_validate(state["task"])
     obs = Observation.model_validate(state["observation"])
-    scope_fn = getattr(rt.agent, "memory_scope", None)  # optional part of the Agent protocol
-    scope = scope_fn(task) if callable(scope_fn) else None
-    decision = await rt.coach.recall(task, rt.agent.memory_query(task, obs), scope=scope)
+    decision = await rt.coach.recall(
+        task, rt.agent.memory_query(task, obs), scope=_memory_scope(rt.agent, task)
+    )
     update: dict[str, Any] = {"usage": _usage(state).add(decision.usage).model_dump()}
     if decision.intervene and decision.advice is not None:
         p = _advice_payload(decision)
@@ -294,6 +294,12 @@ async def _env_step(state: EpisodeState, runtime: Any) -> dict[str, Any]:
     return update
 
 
+def _memory_scope(agent: Any, task: Task) -> dict[str, Any] | None:
+    """The payload fields that mark the agent's own kind of task (optional part of the Agent protocol)."""
+    scope_fn = getattr(agent, "memory_scope", None)
+    return scope_fn(task) if callable(scope_fn) else None
+
+
 async def _coach(state: EpisodeState, runtime: Any) -> dict[str, Any]:
     rt: EpisodeRuntime = runtime.context
     assert rt.coach is not None
@@ -302,7 +308,12 @@ async def _coach(state: EpisodeState, runtime: Any) -> dict[str, Any]:
     obs = Observation.model_validate(state["observation"])
     given = {i for a in state.get("advice_log", []) for i in a.get("item_ids", [])}
     decision = await rt.coach.review(
-        task, rt.agent.memory_query(task, obs), steps, failure_signals(steps), given
+        task,
+        rt.agent.memory_query(task, obs),
+        steps,
+        failure_signals(steps),
+        given,
+        scope=_memory_scope(rt.agent, task),
     )
     update: dict[str, Any] = {
         "last_coach_step": len(steps),

@@ -125,3 +125,10 @@ async def test_scoped_recall_puts_the_agents_own_kind_of_task_first(memory):
     strict = Coach(memory, SimilarityPolicy(), k=3, threshold=0.99, max_items=3)
     kept = await strict.recall(task, query, scope={"family": "click-button"})
     assert kept.intervene and kept.advice.item_ids == [own.id]  # in scope: shown below the threshold
+    # mid-run too: the review that follows a failure signal looks in the same scope first
+    unscoped_review = await coach.review(task, query, [], ["step error"], exclude=set())
+    assert own.id not in unscoped_review.advice.item_ids
+    review = await coach.review(
+        task, query, [], ["step error"], exclude=set(), scope={"family": "click-button"}
+    )
+    assert review.advice.item_ids[0] == own.id
