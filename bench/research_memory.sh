@@ -52,4 +52,4 @@ $AM eval research --split test $(ids test 0 "$TEST") --memory off --out "$OUT/te
 $AM eval research --split test $(ids test 0 "$TEST") --memory frozen --memory-db "$OUT/dev.db" \
   --out "$OUT/test-frozen" > "$OUT/test-frozen.log" 2>&1 &
 wait
-$PY bench/research_compare.py "$OUT/test-off" "$OUT/test-frozen"
+$PY bench/research_compare.py "$OUT/test-off" "$OUT/test-frozen" --memory-db "$OUT/dev.db"
