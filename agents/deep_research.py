@@ -19,7 +19,7 @@ import re
 from functools import lru_cache
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from agentmem.agents.base import ActContext, ActDecision
 from agentmem.envs.base import Observation, quote_untrusted
@@ -51,11 +51,27 @@ class ExecStep(BaseModel):
     args: dict[str, Any] = Field(default_factory=dict)
     result: str = ""  # with tool="done": what this subtask found
 
+    @model_validator(mode="after")
+    def _complete(self) -> ExecStep:
+        """Every tool needs its arguments and a finished subtask its finding: a reply cut off by the
+        token limit and closed after its last whole member must not pass for an empty call."""
+        if self.tool == "done" and not self.result.strip():
+            raise ValueError('tool "done" needs a non-empty "result"')
+        if self.tool != "done" and not self.args:
+            raise ValueError(f'a {self.tool} call needs its "args"')
+        return self
+
 
 class Review(BaseModel):
     decision: Literal["answer", "replan"]
     answer: str = ""
     subtasks: list[Subtask] = Field(default_factory=list, max_length=5)
+
+    @model_validator(mode="after")
+    def _complete(self) -> Review:
+        if self.decision == "answer" and not self.answer.strip():
+            raise ValueError('decision "answer" needs a non-empty "answer"')
+        return self
 
 
 class Verdict(BaseModel):
@@ -433,7 +449,8 @@ class DeepResearchAgent:
         c = await ctx.llm.chat(messages, schema=Review, max_tokens=self.config.max_tokens)
         review: Review = c.parsed
         if review.decision == "replan" and not can:
-            review = Review(decision="answer", answer=review.answer)
+            # no replans left: whatever answer the model gave (maybe none; `_answer` marks that unverified)
+            review = Review.model_construct(decision="answer", answer=review.answer, subtasks=[])
         return review, c.usage
 
     async def _finish(self, ctx: ActContext, usage: Usage, forced: str) -> ActDecision:

@@ -46,14 +46,47 @@ def _balanced_span(text: str, start: int) -> str | None:
     return None
 
 
+def _close_truncated(text: str, start: int) -> str | None:
+    """A reply cut off mid-object (the token limit), closed after its last complete member:
+    `{"tool": "x", "args": {"a": 1}, "result": "a long te` -> `{"tool": "x", "args": {"a": 1}}`.
+    None when the object is not truncated or no member ended before the cut."""
+    closers: list[str] = []
+    in_str = escape = False
+    cut: tuple[int, list[str]] | None = None
+    for pos in range(start, len(text)):
+        ch = text[pos]
+        if in_str:
+            if escape:
+                escape = False
+            elif ch == "\\":
+                escape = True
+            elif ch == '"':
+                in_str = False
+            continue
+        if ch == '"':
+            in_str = True
+        elif ch in "{[":
+            closers.append("}" if ch == "{" else "]")
+        elif ch in "}]":
+            if not closers or closers.pop() != ch or not closers:
+                return None  # mismatched, or balanced: not a truncation
+        elif ch == "," and closers:
+            cut = (pos, list(closers))
+    if cut is None:
+        return None
+    pos, open_closers = cut
+    return text[start:pos] + "".join(reversed(open_closers))
+
+
 def _loads_lenient(candidate: str) -> Any:
     try:
-        return json.loads(candidate)
+        # strict=False: constrained decoding lets raw newlines/tabs into strings (code, quoted text)
+        return json.loads(candidate, strict=False)
     except json.JSONDecodeError:
         pass
     fixed = _TRAILING_COMMA.sub(r"\1", candidate)
     try:
-        return json.loads(fixed)
+        return json.loads(fixed, strict=False)
     except json.JSONDecodeError:
         pass
     try:  # Python-literal style: single quotes, True/False/None
@@ -66,7 +99,8 @@ def _loads_lenient(candidate: str) -> Any:
 
 
 def extract_json(text: str) -> Any:
-    """Recover the first JSON object/array from a reply (code fences, prose around it, trailing commas)."""
+    """Recover the first JSON object/array from a reply (code fences, prose around it, trailing commas,
+    raw control characters in strings, an object cut off by the token limit)."""
     if not text or not text.strip():
         raise JSONExtractionError("empty reply")
     candidates: list[str] = [m.strip() for m in _FENCE.findall(text)]
@@ -76,9 +110,15 @@ def extract_json(text: str) -> Any:
             return _loads_lenient(cand)
         except JSONExtractionError:
             pass
+        outermost = True
         for start, ch in enumerate(cand):
             if ch in "{[":
                 span = _balanced_span(cand, start)
+                if span is None and outermost:
+                    # the reply's own object was cut off: its complete members beat an inner object
+                    # (the args of a tool call parsed as if they were the whole reply)
+                    span = _close_truncated(cand, start)
+                outermost = False
                 if span is None:
                     continue
                 try:

@@ -203,3 +203,14 @@ def test_extract_json_cases():
     with pytest.raises(JSONExtractionError):
         extract_json("   ")
     assert parse_structured('[{"x": 1, "y": 2}]', Point) == Point(x=1, y=2)
+
+
+def test_extract_json_keeps_raw_control_characters_and_the_complete_members_of_a_cut_reply():
+    # constrained decoding lets raw newlines into strings (code): still the reply's own object
+    assert extract_json('{"code": "import x\nprint(1)"}') == {"code": "import x\nprint(1)"}
+    # cut off by the token limit: the complete members, not the inner object parsed as the reply
+    cut = '{"tool": "read_file", "args": {"path": "a.csv"}, "result": "the table has col'
+    assert extract_json(cut) == {"tool": "read_file", "args": {"path": "a.csv"}}
+    assert extract_json('{"plan": [{"g": 1}, {"g": 2}, {"g": "thr') == {"plan": [{"g": 1}, {"g": 2}]}
+    with pytest.raises(JSONExtractionError):
+        extract_json('{"a": "cut before any member ended')

@@ -338,3 +338,21 @@ async def test_a_training_run_teaches_memory_the_reference_verdicts_but_never_on
         assert "LABEL-SECRET" not in json.dumps([h.item.model_dump(mode="json") for h in items])
     finally:
         await mem.aclose()
+
+
+def test_a_cut_off_reply_never_passes_for_an_empty_call_finding_or_answer() -> None:
+    from pydantic import ValidationError
+
+    from agentmem.agents.deep_research import ExecStep, Review
+    from agentmem.llm.structured import parse_structured
+
+    kept = parse_structured('{"tool": "read_file", "args": {"path": "a.csv"}, "result": "long', ExecStep)
+    assert kept.tool == "read_file" and kept.args == {"path": "a.csv"}
+    for cut in (
+        '{"tool": "run_python", "args": {"code": "import pan',
+        '{"tool": "done", "result": "the mean',
+    ):
+        with pytest.raises(ValidationError):
+            parse_structured(cut, ExecStep)
+    with pytest.raises(ValidationError):
+        parse_structured('{"decision": "answer", "answer": "3.1', Review)
