@@ -69,8 +69,11 @@ def test_sleeping_code_hits_the_wall_limit() -> None:
 
 def test_memory_bomb_is_contained() -> None:
     code = "def f():\n    chunks = []\n    while True:\n        chunks.append(bytearray(50_000_000))"
+    # CPU to spare: under load the sandbox's start-up alone can spend TIGHT's one CPU second, and then
+    # the CPU limit would stop the bomb before the memory limit is what does
+    roomy_cpu = TIGHT.model_copy(update={"cpu_s": 20, "wall_s": 40})
     with pytest.raises(SandboxMemoryError):
-        run_code(code, entry="f", limits=TIGHT)
+        run_code(code, entry="f", limits=roomy_cpu)
 
 
 @pytest.mark.parametrize(
