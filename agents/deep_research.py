@@ -200,6 +200,16 @@ def _as_number(s: str) -> float | None:
         return None
 
 
+_ANSWER_LINE = re.compile(r"^Answer: .*$", re.MULTILINE)
+
+
+def withhold_answer(case_text: str) -> str:
+    """A failed case without its answer: that is another question's wrong value, and shown, the 1.5B
+    copied it as this question's answer (both grunfeld_total questions of a test run answered the failed
+    dev case's 1486.7). What went wrong stays: plan, calls, lessons."""
+    return _ANSWER_LINE.sub("Answer: withheld (it was wrong)", case_text)
+
+
 def render_cases(hits: list[SearchHit], k: int, chars: int) -> tuple[str, list[str]]:
     """Up to k positive and k negative cases, labelled; one per past task (case items preferred)."""
     by_task: dict[str, SearchHit] = {}
@@ -213,7 +223,8 @@ def render_cases(hits: list[SearchHit], k: int, chars: int) -> tuple[str, list[s
     lines: list[str] = []
     for tag, group in (("WORKED", pos), ("FAILED", neg)):
         for h in group:
-            lines.append(f"[{tag}] {_clip(h.item.text, chars)}")
+            text = h.item.text if tag == "WORKED" else withhold_answer(h.item.text)
+            lines.append(f"[{tag}] {_clip(text, chars)}")
     return "\n".join(lines), [h.item.id for h in pos + neg]
 
 

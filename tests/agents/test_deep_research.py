@@ -356,3 +356,19 @@ def test_a_cut_off_reply_never_passes_for_an_empty_call_finding_or_answer() -> N
             parse_structured(cut, ExecStep)
     with pytest.raises(ValidationError):
         parse_structured('{"decision": "answer", "answer": "3.1', Review)
+
+
+def test_a_failed_case_is_shown_without_its_answer() -> None:
+    from agentmem.agents.deep_research import render_cases
+    from agentmem.types import MemoryItem, ScoreParts, SearchHit
+
+    def hit(task_id: str, success: bool, answer: str) -> SearchHit:
+        text = f"Q: total of firm {task_id}?\nPlan: sum invest\nCalls: read_file(path='g.csv')\nAnswer: {answer} (x)"
+        payload = {"case": True, "task_id": task_id, "success": success}
+        item = MemoryItem(namespace="r", kind="insight", text=text, payload=payload)
+        return SearchHit(item=item, score=0.9, parts=ScoreParts(similarity=0.9, final=0.9))
+
+    text, ids = render_cases([hit("a", False, "1486.7"), hit("b", True, "2019Q4")], k=2, chars=400)
+    assert "1486.7" not in text and "Answer: withheld (it was wrong)" in text
+    assert "[WORKED]" in text and "2019Q4" in text  # a worked case keeps its answer: it shows the format
+    assert "Plan: sum invest" in text and len(ids) == 2
