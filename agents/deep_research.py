@@ -200,14 +200,25 @@ def _as_number(s: str) -> float | None:
         return None
 
 
-_ANSWER_LINE = re.compile(r"^Answer: .*$", re.MULTILINE)
+def failed_answers(payload: dict[str, Any]) -> list[str]:
+    """The answers a failed case or episode item gave (case payload `answer`, episode `actions`)."""
+    found = [payload.get("answer")] + [
+        a.get("answer")
+        for a in payload.get("actions") or []
+        if isinstance(a, dict) and a.get("kind") == "answer"
+    ]
+    return [str(a).strip() for a in found if a is not None and str(a).strip()]
 
 
-def withhold_answer(case_text: str) -> str:
+def withhold_answer(text: str, answers: list[str]) -> str:
     """A failed case without its answer: that is another question's wrong value, and shown, the 1.5B
-    copied it as this question's answer (both grunfeld_total questions of a test run answered the failed
-    dev case's 1486.7). What went wrong stays: plan, calls, lessons."""
-    return _ANSWER_LINE.sub("Answer: withheld (it was wrong)", case_text)
+    copied it as this question's answer (12 of 49 answers in a test run repeated a recalled failure's
+    value). It is cut wherever it stands after the first line (the question), lessons and key steps
+    included; the plan, calls and lessons stay."""
+    head, sep, rest = text.partition("\n")
+    for answer in sorted(set(answers), key=len, reverse=True):
+        rest = re.sub(rf"(?<![\w.]){re.escape(answer)}(?![\w.])", "<withheld: wrong>", rest)
+    return head + sep + rest
 
 
 def render_cases(hits: list[SearchHit], k: int, chars: int) -> tuple[str, list[str]]:
@@ -223,7 +234,9 @@ def render_cases(hits: list[SearchHit], k: int, chars: int) -> tuple[str, list[s
     lines: list[str] = []
     for tag, group in (("WORKED", pos), ("FAILED", neg)):
         for h in group:
-            text = h.item.text if tag == "WORKED" else withhold_answer(h.item.text)
+            text = h.item.text
+            if tag == "FAILED":
+                text = withhold_answer(text, failed_answers(h.item.payload))
             lines.append(f"[{tag}] {_clip(text, chars)}")
     return "\n".join(lines), [h.item.id for h in pos + neg]
 

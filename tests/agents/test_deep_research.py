@@ -358,17 +358,26 @@ def test_a_cut_off_reply_never_passes_for_an_empty_call_finding_or_answer() -> N
         parse_structured('{"decision": "answer", "answer": "3.1', Review)
 
 
-def test_a_failed_case_is_shown_without_its_answer() -> None:
+def test_a_failed_case_or_episode_is_shown_without_its_answer() -> None:
     from agentmem.agents.deep_research import render_cases
     from agentmem.types import MemoryItem, ScoreParts, SearchHit
 
-    def hit(task_id: str, success: bool, answer: str) -> SearchHit:
-        text = f"Q: total of firm {task_id}?\nPlan: sum invest\nCalls: read_file(path='g.csv')\nAnswer: {answer} (x)"
-        payload = {"case": True, "task_id": task_id, "success": success}
+    def hit(task_id: str, success: bool, text: str, **payload: Any) -> SearchHit:
+        payload |= {"task_id": task_id, "success": success}
         item = MemoryItem(namespace="r", kind="insight", text=text, payload=payload)
         return SearchHit(item=item, score=0.9, parts=ScoreParts(similarity=0.9, final=0.9))
 
-    text, ids = render_cases([hit("a", False, "1486.7"), hit("b", True, "2019Q4")], k=2, chars=400)
-    assert "1486.7" not in text and "Answer: withheld (it was wrong)" in text
+    case = "Q: total of firm A in 1940-1943?\nCalls: read_file(path='g.csv')\nAnswer: 1486.7 (wrong)\n"
+    case += 'Lessons: did not succeed: {"answer":"1486.7"}'
+    episode = "Goal: total of firm B?\nKey steps: 2. answer -> Final answer submitted: 1486.7; value 11486.75"
+    worked = "Q: which quarter peaked?\nAnswer: 2019Q4 (right)"
+    hits = [
+        hit("a", False, case, case=True, answer="1486.7"),
+        hit("b", False, episode, actions=[{"kind": "tool"}, {"kind": "answer", "answer": "1486.7"}]),
+        hit("c", True, worked, case=True, answer="2019Q4"),
+    ]
+    text, ids = render_cases(hits, k=2, chars=400)
+    assert "1486.7" not in text.replace("11486.75", "") and text.count("<withheld: wrong>") == 3
+    assert "11486.75" in text  # only the answer itself, not numbers that contain it
     assert "[WORKED]" in text and "2019Q4" in text  # a worked case keeps its answer: it shows the format
-    assert "Plan: sum invest" in text and len(ids) == 2
+    assert "read_file(path='g.csv')" in text and len(ids) == 3
