@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -20,11 +21,9 @@ class JSONExtractionError(ValueError):
     """No JSON value could be recovered from the text."""
 
 
-def _balanced_span(text: str, start: int) -> str | None:
-    """The balanced {...} or [...] starting at `start`, honouring strings; None if unbalanced."""
-    opener = text[start]
-    closer = "}" if opener == "{" else "]"
-    depth, in_str, escape = 0, False, False
+def _outside_strings(text: str, start: int) -> Iterator[tuple[int, str]]:
+    """The characters from `start` that stand outside JSON strings (quotes and escapes honoured)."""
+    in_str = escape = False
     for pos in range(start, len(text)):
         ch = text[pos]
         if in_str:
@@ -34,10 +33,18 @@ def _balanced_span(text: str, start: int) -> str | None:
                 escape = True
             elif ch == '"':
                 in_str = False
-            continue
-        if ch == '"':
+        elif ch == '"':
             in_str = True
-        elif ch in "{[":
+        else:
+            yield pos, ch
+
+
+def _balanced_span(text: str, start: int) -> str | None:
+    """The balanced {...} or [...] starting at `start`, honouring strings; None if unbalanced."""
+    closer = "}" if text[start] == "{" else "]"
+    depth = 0
+    for pos, ch in _outside_strings(text, start):
+        if ch in "{[":
             depth += 1
         elif ch in "}]":
             depth -= 1
@@ -51,21 +58,9 @@ def _close_truncated(text: str, start: int) -> str | None:
     `{"tool": "x", "args": {"a": 1}, "result": "a long te` -> `{"tool": "x", "args": {"a": 1}}`.
     None when the object is not truncated or no member ended before the cut."""
     closers: list[str] = []
-    in_str = escape = False
     cut: tuple[int, list[str]] | None = None
-    for pos in range(start, len(text)):
-        ch = text[pos]
-        if in_str:
-            if escape:
-                escape = False
-            elif ch == "\\":
-                escape = True
-            elif ch == '"':
-                in_str = False
-            continue
-        if ch == '"':
-            in_str = True
-        elif ch in "{[":
+    for pos, ch in _outside_strings(text, start):
+        if ch in "{[":
             closers.append("}" if ch == "{" else "]")
         elif ch in "}]":
             if not closers or closers.pop() != ch or not closers:
