@@ -99,6 +99,10 @@ class DeepResearchConfig(BaseModel):
     result_chars: int = Field(300, ge=50)  # per-subtask result kept for the planner
     case_chars: int = Field(420, ge=100)
     case_code_chars: int = Field(900, ge=100)  # the worked case's calls shown to the executor, code whole
+    # Word overlap (Jaccard) a past question needs with this one for its case to be shown at all; 0 shows
+    # the top K whatever they are. 0.55 separates every same-kind pair of dev questions (>= 0.61) from
+    # every other pair (<= 0.50); see `question_overlap`.
+    case_min_overlap: float = Field(0.55, ge=0.0, le=1.0)
     verify: Literal["grounding", "llm", "both"] = "grounding"
     max_tokens: int = Field(320, ge=64)
 
@@ -221,10 +225,39 @@ def withhold_answer(text: str, answers: list[str]) -> str:
     return head + sep + rest
 
 
-def render_cases(hits: list[SearchHit], k: int, chars: int) -> tuple[str, list[str]]:
-    """Up to k positive and k negative cases, labelled; one per past task (case items preferred)."""
+_WORD = re.compile(r"[a-z]+")
+_NUMBER = re.compile(r"(?<![A-Za-z_])\d+(?:[.,]\d+)*")
+
+
+def question_overlap(a: str, b: str) -> float:
+    """Jaccard overlap of two questions' words (numbers ignored): how alike in kind they are.
+
+    Embedding similarity ranks cases, but a case's vector is its whole text (plan, calls, lessons), so
+    its score says little about whether the past question was the same kind of question. With the 1.5B,
+    that is what matters: cases of the same kind helped (test, 17 questions: 10 right with the case
+    bank vs 8 without), cases of other kinds hurt (32 questions: 3 vs 7)."""
+    wa, wb = set(_WORD.findall(a.lower())), set(_WORD.findall(b.lower()))
+    return len(wa & wb) / len(wa | wb) if wa | wb else 0.0
+
+
+def mask_values(text: str) -> str:
+    """A failed item's numbers after its question line, masked: they are another question's values,
+    mostly wrong ones, and the 1.5B copies numbers it sees (`withhold_answer` alone missed intermediate
+    values: in a dev check 5 of 12 wrong answers still stood in a recalled failed item)."""
+    head, sep, rest = text.partition("\n")
+    return head + sep + _NUMBER.sub("#", rest)
+
+
+def render_cases(
+    hits: list[SearchHit], k: int, chars: int, question: str = "", min_overlap: float = 0.0
+) -> tuple[str, list[str]]:
+    """Up to k positive and k negative cases, labelled; one per past task (case items preferred);
+    only past questions of this one's kind (`question_overlap` >= `min_overlap`)."""
     by_task: dict[str, SearchHit] = {}
     for hit in hits:
+        past = str(hit.item.payload.get("question") or hit.item.text.partition("\n")[0])
+        if min_overlap > 0 and question_overlap(question, past) < min_overlap:
+            continue
         key = str(hit.item.payload.get("task_id") or hit.item.id)
         prev = by_task.get(key)
         if prev is None or (hit.item.payload.get("case") and not prev.item.payload.get("case")):
@@ -236,7 +269,7 @@ def render_cases(hits: list[SearchHit], k: int, chars: int) -> tuple[str, list[s
         for h in group:
             text = h.item.text
             if tag == "FAILED":
-                text = withhold_answer(text, failed_answers(h.item.payload))
+                text = mask_values(withhold_answer(text, failed_answers(h.item.payload)))
             lines.append(f"[{tag}] {_clip(text, chars)}")
     return "\n".join(lines), [h.item.id for h in pos + neg]
 
@@ -395,7 +428,10 @@ class DeepResearchAgent:
         return "\n".join(f"- {TOOL_HELP[n]}" for n in names if n in TOOL_HELP)
 
     async def _plan(self, ctx: ActContext, replan_from: str | None) -> tuple[Plan, Usage]:
-        cases, ids = render_cases(ctx.recalled, self.config.cases_k, self.config.case_chars)
+        cfg = self.config
+        cases, ids = render_cases(
+            ctx.recalled, cfg.cases_k, cfg.case_chars, _question(ctx.task), cfg.case_min_overlap
+        )
         ctx.state["case_ids"] = ids
         ctx.state["worked_case"] = worked_case(ctx.recalled, ids)
         user = f"Question: {_question(ctx.task)}{_file_line(ctx.task)}"

@@ -39,6 +39,7 @@ class ResearchRunConfig(BaseModel):
     max_steps: int = Field(12, ge=2)
     cases_k: int = Field(2, ge=0)
     case_threshold: float = -1e9  # policy score a case needs to be shown; default: always the top K
+    case_min_overlap: float | None = None  # word overlap with the question a case needs (None: agent's)
     embedder: str | None = None  # memory embedder name (default: the configured one, MiniLM)
     corpus: list[Path] = Field(default_factory=list)
     allow_web: bool = False
@@ -114,7 +115,8 @@ async def run_research_eval(cfg: ResearchRunConfig, llm: Any = None) -> dict[str
     corpus = LocalCorpus(cfg.corpus) if cfg.corpus else None
     if corpus is not None:
         await corpus.ensure_index()
-    agent = DeepResearchAgent(DeepResearchConfig(cases_k=cfg.cases_k, verify=cfg.verify))
+    overlap = {} if cfg.case_min_overlap is None else {"case_min_overlap": cfg.case_min_overlap}
+    agent = DeepResearchAgent(DeepResearchConfig(cases_k=cfg.cases_k, verify=cfg.verify, **overlap))
     loop_cfg = LoopConfig(
         max_steps=cfg.max_steps,
         memory_mode=cfg.memory,

@@ -47,6 +47,9 @@ def register(app: typer.Typer) -> None:
         cases_k: int = typer.Option(2, "--cases-k", help="positive and negative cases shown to the planner"),
         verify: str = typer.Option("grounding", "--verify", help="grounding | llm | both"),
         model: str = typer.Option("", "--model", help="override the configured model"),
+        case_min_overlap: float | None = typer.Option(
+            None, "--case-min-overlap", help="word overlap a past question needs for its case to be shown"
+        ),
     ) -> None:
         """Run the deep-research agent on a local copy of GAIA (official quasi-exact-match scoring)."""
         if split not in ("validation", "test"):
@@ -55,6 +58,7 @@ def register(app: typer.Typer) -> None:
             benchmark="gaia", data_dir=data, split=split, levels=level or None, limit=limit, memory=memory,
             memory_db=memory_db, sessions=sessions, concurrency=concurrency, seed=seed, out=out,
             corpus=corpus or [], allow_web=web, max_steps=max_steps, cases_k=cases_k, verify=verify, model=model,
+            case_min_overlap=case_min_overlap,
         )  # fmt: skip
 
     @eval_app.command("research")
@@ -72,6 +76,9 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(Path("runs/research"), "--out"),
         max_steps: int = typer.Option(12, "--max-steps"),
         cases_k: int = typer.Option(2, "--cases-k"),
+        case_min_overlap: float | None = typer.Option(
+            None, "--case-min-overlap", help="word overlap a past question needs for its case to be shown"
+        ),
         verify: str = typer.Option("grounding", "--verify", help="grounding | llm | both"),
         model: str = typer.Option("", "--model"),
         learn_from: str = typer.Option(
@@ -98,4 +105,5 @@ def register(app: typer.Typer) -> None:
             limit=limit, task_ids=task or None, memory=memory, memory_db=memory_db, sessions=sessions,
             concurrency=concurrency, seed=seed, out=out, corpus=corpus, allow_web=False, max_steps=max_steps,
             cases_k=cases_k, verify=verify, model=model, learn_from=learn_from,
+            case_min_overlap=case_min_overlap,
         )  # fmt: skip

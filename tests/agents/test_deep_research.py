@@ -232,6 +232,7 @@ async def test_cases_memory_and_no_label_leak(attached: Path, tmp_path: Path) ->
     cfg = ResearchRunConfig(
         benchmark="gaia", data_dir=tmp_path / "gaia", split="validation", out=tmp_path / "out",
         memory="on", memory_db=db, embedder="hash-64", cases_k=2, max_steps=10,
+        case_min_overlap=0.0,  # three different kinds of question: show every case (the gate has its test)
     )  # fmt: skip
     summary = await run_research_eval(cfg, llm=ScriptedLLM(default=dispatch))
     result_rows = [json.loads(x) for x in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
@@ -377,7 +378,27 @@ def test_a_failed_case_or_episode_is_shown_without_its_answer() -> None:
         hit("c", True, worked, case=True, answer="2019Q4"),
     ]
     text, ids = render_cases(hits, k=2, chars=400)
-    assert "1486.7" not in text.replace("11486.75", "") and text.count("<withheld: wrong>") == 3
-    assert "11486.75" in text  # only the answer itself, not numbers that contain it
+    assert "1486.7" not in text and text.count("<withheld: wrong>") == 3
+    assert "11486.75" not in text and "value #" in text  # a failed item's other numbers are masked too
     assert "[WORKED]" in text and "2019Q4" in text  # a worked case keeps its answer: it shows the format
     assert "read_file(path='g.csv')" in text and len(ids) == 3
+
+
+def test_only_cases_of_the_same_kind_of_question_are_shown() -> None:
+    from agentmem.agents.deep_research import question_overlap, render_cases
+    from agentmem.types import MemoryItem, ScoreParts, SearchHit
+
+    same = "In the attached Grunfeld data, what was the total investment of Chrysler over 1935 to 1940?"
+    other = "In the attached Grunfeld data, which firm had the second highest market value in 1944?"
+    now = "In the attached Grunfeld data, what was the total investment of IBM over 1940 to 1945?"
+    assert question_overlap(now, same) > 0.8 > 0.55 > question_overlap(now, other)
+
+    def hit(task_id: str, question: str) -> SearchHit:
+        payload = {"task_id": task_id, "success": True, "case": True, "question": question}
+        item = MemoryItem(namespace="r", kind="insight", text=f"Q: {question}\nAnswer: x", payload=payload)
+        return SearchHit(item=item, score=0.9, parts=ScoreParts(similarity=0.9, final=0.9))
+
+    hits = [hit("other", other), hit("same", same)]  # the other kind ranks first by embedding
+    text, ids = render_cases(hits, k=2, chars=400, question=now, min_overlap=0.55)
+    assert ids == [hits[1].item.id] and "Chrysler" in text and "second highest" not in text
+    assert render_cases(hits, k=2, chars=400, question=now, min_overlap=0.0)[1] == [h.item.id for h in hits]
