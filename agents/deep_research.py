@@ -295,7 +295,7 @@ class DeepResearchAgent:
         try:
             if "plan" not in st:
                 try:
-                    plan, u = await self._plan(ctx, replan_from=None)
+                    plan, u = await self._plan(ctx)
                     usage = usage.add(u)
                 except LLMOutputError as exc:
                     # A small model can fail the plan schema every time (cases in the prompt invite it
@@ -427,7 +427,7 @@ class DeepResearchAgent:
 
         return "\n".join(f"- {TOOL_HELP[n]}" for n in names if n in TOOL_HELP)
 
-    async def _plan(self, ctx: ActContext, replan_from: str | None) -> tuple[Plan, Usage]:
+    async def _plan(self, ctx: ActContext) -> tuple[Plan, Usage]:
         cfg = self.config
         cases, ids = render_cases(
             ctx.recalled, cfg.cases_k, cfg.case_chars, _question(ctx.task), cfg.case_min_overlap
@@ -507,11 +507,9 @@ class DeepResearchAgent:
             },
         ]
         c = await ctx.llm.chat(messages, schema=Review, max_tokens=self.config.max_tokens)
-        review: Review = c.parsed
-        if review.decision == "replan" and not can:
-            # no replans left: whatever answer the model gave (maybe none; `_answer` marks that unverified)
-            review = Review.model_construct(decision="answer", answer=review.answer, subtasks=[])
-        return review, c.usage
+        # A replan with none left is read by the caller as an answer (maybe empty: `_answer` marks that
+        # unverified), so the reply stays what the model said.
+        return c.parsed, c.usage
 
     async def _finish(self, ctx: ActContext, usage: Usage, forced: str) -> ActDecision:
         """Answer now with what is known (budget spent)."""
