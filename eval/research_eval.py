@@ -120,8 +120,11 @@ async def run_research_eval(cfg: ResearchRunConfig, llm: Any = None) -> dict[str
     loop_cfg = LoopConfig(
         max_steps=cfg.max_steps,
         memory_mode=cfg.memory,
-        recall_k=max(4, 3 * cfg.cases_k),
-        max_advice_items=max(1, 2 * cfg.cases_k),
+        # Cases only (an episode item repeats its case, and its key steps carried a failed answer into
+        # a test run), and twice the shown count: the agent shows only past questions of this kind.
+        recall_kinds=["insight"],
+        recall_k=max(4, 4 * cfg.cases_k),
+        max_advice_items=max(1, 4 * cfg.cases_k),
         advice_threshold=cfg.case_threshold,
         coach_every=0,
         coach_on_signals=False,
