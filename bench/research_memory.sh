@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Offline research suite: a case bank built on dev (training run: cases marked by the reference), then the
 # test split with that memory frozen vs memory off. Two processes at a time (one llama.cpp thread each):
-#   1. dev questions [0, DEV) as two halves, each learning online into its own database;
+#   1. dev questions [0, DEV) (default: all 53) as two halves, each learning online into its own database;
 #   2. the halves merged into one case bank (memory export/import, vectors kept);
-#   3. test questions [0, TEST): memory off and memory frozen side by side.
+#   3. test questions [0, TEST) (default: all 49): memory off and memory frozen side by side.
 # Resumable: rerun to continue. The corpus index is built once per machine before anything else.
 set -euo pipefail
 OUT=${OUT:-runs/research-mem}
-DEV=${DEV:-30}
-TEST=${TEST:-30}
+DEV=${DEV:-53}
+TEST=${TEST:-49}
 AM=${AM:-.venv/bin/agentmem}
 PY=${PY:-.venv/bin/python}
 export AGENTMEM_LLM__N_THREADS=${AGENTMEM_LLM__N_THREADS:-1} HF_HUB_OFFLINE=1
