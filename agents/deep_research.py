@@ -349,15 +349,12 @@ class DeepResearchAgent:
             None,
         )
         plan = []
-        calls = []  # short, for the case text (embedded and shown to the planner)
-        full_calls = []  # whole code, for the executor of a later question of the same kind
+        calls = []  # (tool, args text, suffix): whole code for the executor, clipped in the case text
         for s in trajectory.steps:
             a = s.action or {}
             if a.get("kind") == "tool":
                 suffix = "" if not s.error else " -> error"
-                args = _args_text(a.get("args") or {})
-                calls.append(f"{a.get('tool')}({_clip(args, 160)}){suffix}")
-                full_calls.append(f"{a.get('tool')}({_clip(args, self.config.case_code_chars)}){suffix}")
+                calls.append((a.get("tool"), _args_text(a.get("args") or {}), suffix))
             if s.thought.startswith("subtask") and s.thought not in plan:
                 plan.append(s.thought)
         success = trajectory.outcome.success
@@ -372,7 +369,7 @@ class DeepResearchAgent:
         text = (
             f"Q: {_clip(_question(task), 220)}{_file_line(task)}\n"
             f"Plan: {'; '.join(p.split(': ', 1)[-1] for p in plan[:4]) or '-'}\n"
-            f"Calls: {' | '.join(calls[-4:]) or '-'}\n"
+            f"Calls: {' | '.join(f'{t}({_clip(args, 160)}){x}' for t, args, x in calls[-4:]) or '-'}\n"
             f"Answer: {final.get('answer') if final else '-'} ({verdict})"
             + (f"\nLessons: {'; '.join(lessons)}" if lessons else "")
         )
@@ -384,7 +381,7 @@ class DeepResearchAgent:
                     "case": True,
                     "question": _question(task),
                     "plan": plan,
-                    "calls": full_calls,
+                    "calls": [f"{t}({_clip(args, self.config.case_code_chars)}){x}" for t, args, x in calls],
                     "answer": final.get("answer") if final else None,
                     "verified": success,
                     "lessons": lessons,
