@@ -59,7 +59,10 @@ class AnswerAction(BaseModel):
 PythonRunner = Callable[[RunPythonArgs, dict[str, str]], Awaitable[RunPythonResult]]
 
 
-PYTHON_IMPORTS = ("pandas", "csv", "numpy", "math", "statistics", "re", "json", "collections", "datetime")
+# io: models read tables through `StringIO`; a file it opens is still audited (no writes outside the sandbox).
+PYTHON_IMPORTS = (
+    "pandas", "csv", "numpy", "math", "statistics", "re", "json", "collections", "datetime", "io",
+)  # fmt: skip
 
 
 # Bare attachment names resolve to their paths (small models write read_csv("data.csv")).
@@ -87,6 +90,8 @@ async def sandbox_python(args: RunPythonArgs, files: dict[str, str]) -> RunPytho
     except sandbox.SandboxRuntimeError as exc:
         tb = (exc.traceback or "").strip().splitlines()[-3:]
         raise ToolError("run_python: " + ("\n".join(tb) if tb else str(exc))) from exc
+    except sandbox.SandboxForbiddenError as exc:  # say what may be imported, so the retry can do without
+        raise ToolError(f"run_python: {exc}; importable: {', '.join(allowed)}") from exc
     except SandboxError as exc:
         raise ToolError(f"run_python: {type(exc).__name__}: {exc}") from exc
     if not res.stdout.strip():

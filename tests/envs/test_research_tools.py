@@ -338,6 +338,12 @@ async def test_run_python_reads_attachment(files: Path) -> None:
         await belt.call("run_python", {"code": "x = 1"})
     with pytest.raises(ToolError, match="run_python"):
         await belt.call("run_python", {"code": "import socket\nprint(socket.gethostname())"})
+    with pytest.raises(ToolError, match=r"importable: .*pandas"):  # the model learns what it may use
+        await belt.call("run_python", {"code": "import os\nprint(os.getcwd())"})
+    buffered = "import io\nimport pandas as pd\nprint(len(pd.read_csv(io.StringIO('a,b\\n1,2\\n3,4'))))"
+    assert "2" in (await belt.call("run_python", {"code": buffered})).text
+    with pytest.raises(ToolError, match="not allowed"):  # io's files are audited like open's
+        await belt.call("run_python", {"code": "import io\nio.open('/tmp/agentmem-x', 'w').write('x')"})
 
 
 async def test_research_env_steps(files: Path, corpus_dir: Path, tmp_path: Path) -> None:
