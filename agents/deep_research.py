@@ -22,6 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from agentmem.agents.base import ActContext, ActDecision
+from agentmem.agents.entity_map import adapt, goal_mapping
 from agentmem.envs.base import Observation, quote_untrusted
 from agentmem.envs.research import TOOL_NAMES, AnswerAction, ToolCallAction
 from agentmem.errors import LLMError, LLMOutputError
@@ -463,14 +464,7 @@ class DeepResearchAgent:
             # whole, are the most concrete thing memory has (which file, which columns, which pandas
             # call). They answered another question, so they come with that question, quoted as data,
             # for the model to map that question's values onto this one's.
-            case = st["worked_case"]
-            text = _clip(
-                f"Q: {case['question']}\nCalls: " + " | ".join(case["calls"]), self.config.case_code_chars
-            )
-            parts.append(
-                "A similar question that WORKED made these calls (adapt them to this question's values, "
-                "never copy its answer):\n" + quote_untrusted(text, source="memory")
-            )
+            parts.append(self._worked_note(st["worked_case"], _question(ctx.task)))
         for turn in st.get("turns", [])[-2:]:
             parts.append(
                 f"You called {turn['call']['tool']} {_clip(_args_text(turn['call']['args']), 300)}\nOutput:\n{turn['obs']}"
@@ -486,6 +480,21 @@ class DeepResearchAgent:
         if step.tool != "done" and step.tool not in (ctx.state.get("tools") or TOOL_NAMES):
             step = ExecStep(tool="done", result=f"tool {step.tool} unavailable")
         return step, c.usage
+
+    def _worked_note(self, case: dict[str, Any], question: str) -> str:
+        """The worked case for the executor. Where the two questions are one template with other values
+        (a firm, a year, a column), its calls come with those values already put in, as the web
+        navigator's exemplars do: the 1.5B follows an adapted call more reliably than it adapts one."""
+        mapping = goal_mapping(case["question"], question)
+        calls = " | ".join(adapt(c, mapping) for c in case["calls"])
+        lead = "A similar question that WORKED made these calls"
+        if mapping:
+            swaps = ", ".join(f"{old} -> {new}" for old, new in mapping.items())
+            lead += f", shown with this question's values put in ({swaps}); check them"
+        else:
+            lead += " (adapt them to this question's values)"
+        text = _clip(f"Q: {_clip(case['question'], 300)}\nCalls: {calls}", self.config.case_code_chars)
+        return f"{lead}, never copy its answer:\n" + quote_untrusted(text, source="memory")
 
     def _results_text(self, st: dict[str, Any]) -> str:
         return (
@@ -577,7 +586,7 @@ def worked_case(hits: list[SearchHit], shown_ids: list[str], limit: int = 3) -> 
         if hit.item.id in shown_ids and p.get("success") is True and p.get("calls"):
             calls = [str(c) for c in p["calls"] if not str(c).endswith("-> error")][-limit:]
             if calls:
-                return {"question": _clip(str(p.get("question") or ""), 300), "calls": calls}
+                return {"question": str(p.get("question") or ""), "calls": calls}
     return None
 
 

@@ -17,12 +17,12 @@ quoted as untrusted data in prompts and in what is stored.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from typing import Any
 
 from agentmem.agents.base import ActContext, ActDecision, LLMAgent
+from agentmem.agents.entity_map import adapt, goal_mapping, template_similarity
 from agentmem.envs.base import UNTRUSTED_CLOSE, Observation, quote_untrusted
 from agentmem.envs.web import WebAction
 from agentmem.errors import LLMError
@@ -61,8 +61,6 @@ _REPEAT_NOTE = (
     "(for example click the submit button). Reply with one different JSON action."
 )
 _OLD_IDS = re.compile(r'"id":\s*\d+,?\s*|\s*\[\d+\]|\s*no element \[?\d+\]?[^|\n]*')  # ids of an old page
-_ENTITY = re.compile(r'"[^"]+"|\'[^\']+\'|\d[\d.,:/-]*|\S+')
-_STRIP = "\"'.,;:!?()[]"
 
 
 def family_of(task: Task) -> str:
@@ -82,35 +80,6 @@ def goal_of(task: Task, observation: Observation | None) -> str:
     if observation is not None and observation.data.get("goal"):
         return str(observation.data["goal"])
     return task.goal
-
-
-def _tokens(text: str) -> list[str]:
-    return _ENTITY.findall(text)
-
-
-def goal_mapping(old_goal: str, new_goal: str) -> dict[str, str]:
-    """Entities that changed between two goals of one template: {"Kasie": "Jerrie", "3": "5"}."""
-    a, b = _tokens(old_goal), _tokens(new_goal)
-    mapping: dict[str, str] = {}
-    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
-        if op != "replace":
-            continue
-        old, new = a[i1:i2], b[j1:j2]
-        pairs = zip(old, new, strict=True) if len(old) == len(new) else [(" ".join(old), " ".join(new))]
-        for o, n in pairs:
-            o, n = o.strip(_STRIP), n.strip(_STRIP)
-            if o and o != n:
-                mapping[o] = n
-    return mapping
-
-
-def adapt(text: str, mapping: dict[str, str]) -> str:
-    """Rewrite `text` with the new goal's entities (longest first, whole-token matches)."""
-    if not mapping or not text:
-        return text
-    keys = sorted(mapping, key=len, reverse=True)
-    pattern = re.compile("|".join(rf"(?<![\w]){re.escape(k)}(?![\w])" for k in keys))
-    return pattern.sub(lambda m: mapping[m.group(0)], text)
 
 
 def abstract_goal(goal: str) -> tuple[str, dict[str, str]]:
@@ -376,7 +345,7 @@ class WebNavigator(LLMAgent):
             return None
         goal = goal_of(ctx.task, ctx.observation)
         old_goal = str(hit.item.payload.get("goal", ""))
-        similarity = difflib.SequenceMatcher(a=_tokens(old_goal), b=_tokens(goal), autojunk=False).ratio()
+        similarity = template_similarity(old_goal, goal)
         if similarity < self.replay_min_similarity:
             return None
         steps = self._adapted_steps(hit, goal)

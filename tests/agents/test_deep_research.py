@@ -402,3 +402,19 @@ def test_only_cases_of_the_same_kind_of_question_are_shown() -> None:
     text, ids = render_cases(hits, k=2, chars=400, question=now, min_overlap=0.55)
     assert ids == [hits[1].item.id] and "Chrysler" in text and "second highest" not in text
     assert render_cases(hits, k=2, chars=400, question=now, min_overlap=0.0)[1] == [h.item.id for h in hits]
+
+
+def test_the_worked_case_reaches_the_executor_adapted_to_this_question() -> None:
+    from agentmem.agents.deep_research import DeepResearchAgent
+
+    case = {
+        "question": "What was the total investment (invest) of American Steel over the years 1942 to 1946?",
+        "calls": ["run_python(code: t = df[(df.firm == 'American Steel') & df.year.between(1942, 1946)])"],
+    }
+    now = "What was the total investment (invest) of IBM over the years 1940 to 1945?"
+    note = DeepResearchAgent()._worked_note(case, now)
+    assert "df.firm == 'IBM'" in note and "between(1940, 1945)" in note  # values put in
+    assert "American Steel -> IBM" in note and "UNTRUSTED_DATA" in note  # said, and quoted as data
+    assert "Q: What was the total investment (invest) of American Steel" in note  # the case's own question
+    unrelated = DeepResearchAgent()._worked_note(case, case["question"])
+    assert "adapt them to this question's values" in unrelated and "American Steel'" in unrelated
