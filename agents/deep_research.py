@@ -249,6 +249,17 @@ def mask_values(text: str) -> str:
     return head + sep + _NUMBER.sub("#", rest)
 
 
+def adapt_case(text: str, past_question: str, question: str) -> str:
+    """A worked case's plan and calls with this question's values put in (its question line stays), so
+    the planner sees the approach on its own entities; the swaps are named."""
+    mapping = goal_mapping(past_question, question) if past_question else {}
+    if not mapping:
+        return text
+    head, _, rest = text.partition("\n")
+    swaps = ", ".join(f"{old} -> {new}" for old, new in mapping.items())
+    return f"{head}\n(below with this question's values: {swaps})\n{adapt(rest, mapping)}"
+
+
 def render_cases(
     hits: list[SearchHit], k: int, chars: int, question: str = "", min_overlap: float = 0.0
 ) -> tuple[str, list[str]]:
@@ -271,6 +282,8 @@ def render_cases(
             text = h.item.text
             if tag == "FAILED":
                 text = mask_values(withhold_answer(text, failed_answers(h.item.payload)))
+            elif question:
+                text = adapt_case(text, str(h.item.payload.get("question") or ""), question)
             lines.append(f"[{tag}] {_clip(text, chars)}")
     return "\n".join(lines), [h.item.id for h in pos + neg]
 

@@ -399,8 +399,10 @@ def test_only_cases_of_the_same_kind_of_question_are_shown() -> None:
         return SearchHit(item=item, score=0.9, parts=ScoreParts(similarity=0.9, final=0.9))
 
     hits = [hit("other", other), hit("same", same)]  # the other kind ranks first by embedding
+    hits[1].item.text += "\nPlan: total of Chrysler 1935-1940"
     text, ids = render_cases(hits, k=2, chars=400, question=now, min_overlap=0.55)
     assert ids == [hits[1].item.id] and "Chrysler" in text and "second highest" not in text
+    assert "Plan: total of IBM 1940-1945" in text and "Chrysler -> IBM" in text  # adapted, swaps named
     assert render_cases(hits, k=2, chars=400, question=now, min_overlap=0.0)[1] == [h.item.id for h in hits]
 
 
