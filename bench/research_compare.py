@@ -75,6 +75,11 @@ def compare(base_dir: Path, other_dir: Path, memory_db: Path | None = None) -> d
         "n": len(common),
         base_dir.name: _arm(base, common),
         other_dir.name: _arm(other, common),
+        # greedy decoding: where memory showed nothing, both arms should give the same answer
+        "same_answer": sum(
+            (base[t].get("details") or {}).get("answer") == (other[t].get("details") or {}).get("answer")
+            for t in common
+        ),
         "gained": [t for t in common if other[t]["solved"] and not base[t]["solved"]],
         "lost": [t for t in common if base[t]["solved"] and not other[t]["solved"]],
         "by_family": {
