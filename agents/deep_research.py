@@ -368,7 +368,7 @@ class DeepResearchAgent:
             a = s.action or {}
             if a.get("kind") == "tool":
                 suffix = "" if not s.error else " -> error"
-                calls.append((a.get("tool"), _args_text(a.get("args") or {}), suffix))
+                calls.append((a.get("tool"), a.get("args") or {}, suffix))
             if s.thought.startswith("subtask") and s.thought not in plan:
                 plan.append(s.thought)
         success = trajectory.outcome.success
@@ -383,7 +383,7 @@ class DeepResearchAgent:
         text = (
             f"Q: {_clip(_question(task), 220)}{_file_line(task)}\n"
             f"Plan: {'; '.join(p.split(': ', 1)[-1] for p in plan[:4]) or '-'}\n"
-            f"Calls: {' | '.join(f'{t}({_clip(args, 160)}){x}' for t, args, x in calls[-4:]) or '-'}\n"
+            f"Calls: {' | '.join(f'{t}({_clip(_args_text(a), 160)}){x}' for t, a, x in calls[-4:]) or '-'}\n"
             f"Answer: {final.get('answer') if final else '-'} ({verdict})"
             + (f"\nLessons: {'; '.join(lessons)}" if lessons else "")
         )
@@ -395,7 +395,10 @@ class DeepResearchAgent:
                     "case": True,
                     "question": _question(task),
                     "plan": plan,
-                    "calls": [f"{t}({_clip(args, self.config.case_code_chars)}){x}" for t, args, x in calls],
+                    "calls": [
+                        f"{t}({_clip(_args_text(a, keep_lines=True), self.config.case_code_chars)}){x}"
+                        for t, a, x in calls
+                    ],
                     "answer": final.get("answer") if final else None,
                     "verified": success,
                     "lessons": lessons,
@@ -499,14 +502,14 @@ class DeepResearchAgent:
         (a firm, a year, a column), its calls come with those values already put in, as the web
         navigator's exemplars do: the 1.5B follows an adapted call more reliably than it adapts one."""
         mapping = goal_mapping(case["question"], question)
-        calls = " | ".join(adapt(c, mapping) for c in case["calls"])
+        calls = "\n".join(adapt(_code_lines(c), mapping) for c in case["calls"])
         lead = "A similar question that WORKED made these calls"
         if mapping:
             swaps = ", ".join(f"{old} -> {new}" for old, new in mapping.items())
             lead += f", shown with this question's values put in ({swaps}); check them"
         else:
             lead += " (adapt them to this question's values)"
-        text = _clip(f"Q: {_clip(case['question'], 300)}\nCalls: {calls}", self.config.case_code_chars)
+        text = _clip(f"Q: {_clip(case['question'], 300)}\nCalls:\n{calls}", self.config.case_code_chars)
         return f"{lead}, never copy its answer:\n" + quote_untrusted(text, source="memory")
 
     def _results_text(self, st: dict[str, Any]) -> str:
@@ -603,7 +606,18 @@ def worked_case(hits: list[SearchHit], shown_ids: list[str], limit: int = 3) -> 
     return None
 
 
-def _args_text(args: dict[str, Any]) -> str:
+def _args_text(args: dict[str, Any], keep_lines: bool = False) -> str:
+    """A call's arguments on one line (case text, logs) or, `keep_lines`, with its code's own lines."""
     if set(args) == {"code"}:
-        return "code: " + str(args["code"]).replace("\n", "; ")
+        code = str(args["code"])
+        return "code: " + (code if keep_lines else code.replace("\n", "; "))
     return ", ".join(f"{k}={v!r}" for k, v in args.items())
+
+
+def _code_lines(call: str) -> str:
+    """A stored call's code with its lines back. Banks written before calls kept their lines hold
+    the code joined by "; " (blank lines became "; ;"), and shown that way the 1.5B wrote its own
+    code as one such line, which Python rejects."""
+    if "\n" in call or not call.startswith("run_python(code: "):
+        return call
+    return call.replace("; ", "\n")

@@ -418,5 +418,8 @@ def test_the_worked_case_reaches_the_executor_adapted_to_this_question() -> None
     assert "df.firm == 'IBM'" in note and "between(1940, 1945)" in note  # values put in
     assert "American Steel -> IBM" in note and "UNTRUSTED_DATA" in note  # said, and quoted as data
     assert "Q: What was the total investment (invest) of American Steel" in note  # the case's own question
+    joined = {**case, "calls": ["run_python(code: import pandas as pd; ; df = pd.read_csv('g.csv'))"]}
+    old_bank = DeepResearchAgent()._worked_note(joined, now)  # a bank whose calls lost their lines
+    assert "import pandas as pd\n\ndf = pd.read_csv('g.csv')" in old_bank and "; ;" not in old_bank
     unrelated = DeepResearchAgent()._worked_note(case, case["question"])
     assert "adapt them to this question's values" in unrelated and "American Steel'" in unrelated
