@@ -22,5 +22,7 @@ def test_swaps_happen_at_once_and_only_where_the_templates_differ() -> None:
 
 def test_template_similarity_reads_wording_not_values() -> None:
     a = "Click on the 'no' button."
-    assert template_similarity(a, "Click on the 'yes' button.") > template_similarity(a, "Enter the date 5/3.")
+    assert template_similarity(a, "Click on the 'yes' button.") > template_similarity(
+        a, "Enter the date 5/3."
+    )
     assert template_similarity(a, a) == 1.0
