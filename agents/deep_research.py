@@ -22,7 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from agentmem.agents.base import ActContext, ActDecision
-from agentmem.agents.entity_map import adapt, goal_mapping
+from agentmem.agents.entity_map import adapt, describe_mapping, goal_mapping
 from agentmem.envs.base import Observation, quote_untrusted
 from agentmem.envs.research import TOOL_NAMES, AnswerAction, ToolCallAction
 from agentmem.errors import LLMError, LLMOutputError
@@ -256,8 +256,7 @@ def adapt_case(text: str, past_question: str, question: str) -> str:
     if not mapping:
         return text
     head, _, rest = text.partition("\n")
-    swaps = ", ".join(f"{old} -> {new}" for old, new in mapping.items())
-    return f"{head}\n(below with this question's values: {swaps})\n{adapt(rest, mapping)}"
+    return f"{head}\n(below with this question's values: {describe_mapping(mapping)})\n{adapt(rest, mapping)}"
 
 
 def render_cases(
@@ -505,8 +504,7 @@ class DeepResearchAgent:
         calls = "\n".join(adapt(_code_lines(c), mapping) for c in case["calls"])
         lead = "A similar question that WORKED made these calls"
         if mapping:
-            swaps = ", ".join(f"{old} -> {new}" for old, new in mapping.items())
-            lead += f", shown with this question's values put in ({swaps}); check them"
+            lead += f", shown with this question's values put in ({describe_mapping(mapping)}); check them"
         else:
             lead += " (adapt them to this question's values)"
         text = _clip(f"Q: {_clip(case['question'], 300)}\nCalls:\n{calls}", self.config.case_code_chars)

@@ -47,3 +47,8 @@ def adapt(text: str, mapping: dict[str, str]) -> str:
 def template_similarity(old_goal: str, new_goal: str) -> float:
     """How much of two goals' token sequences line up (difflib ratio): 1.0 for the same wording."""
     return difflib.SequenceMatcher(a=_tokens(old_goal), b=_tokens(new_goal), autojunk=False).ratio()
+
+
+def describe_mapping(mapping: dict[str, str]) -> str:
+    """The swaps, for a prompt that shows an adapted instance: "American Steel -> IBM, 1942 -> 1940"."""
+    return ", ".join(f"{old} -> {new}" for old, new in mapping.items())

@@ -15,12 +15,7 @@ export AGENTMEM_LLM__N_THREADS=${AGENTMEM_LLM__N_THREADS:-1} HF_HUB_OFFLINE=1
 mkdir -p "$OUT"
 
 ids() {  # task ids of a split, questions [from, to), as repeated --task options
-  $PY -c "
-import sys
-from agentmem.eval.gaia import load_gaia
-from agentmem.eval.research_suite import packaged_suite_dir
-qs = load_gaia(packaged_suite_dir(), sys.argv[1])[int(sys.argv[2]):int(sys.argv[3])]
-print(' '.join('--task ' + q.task_id for q in qs))" "$@"
+  $PY bench/suite_ids.py "$@"
 }
 
 $PY -c "

@@ -16,12 +16,7 @@ export AGENTMEM_LLM__N_THREADS=${AGENTMEM_LLM__N_THREADS:-1} HF_HUB_OFFLINE=1
 [ -f "$OUT/dev.merged" ] || { echo "no dev bank in $OUT: run bench/research_memory.sh first" >&2; exit 2; }
 
 ids() {  # task ids of the test split, questions [from, to), as repeated --task options
-  $PY -c "
-import sys
-from agentmem.eval.gaia import load_gaia
-from agentmem.eval.research_suite import packaged_suite_dir
-qs = load_gaia(packaged_suite_dir(), 'test')[int(sys.argv[1]):int(sys.argv[2])]
-print(' '.join('--task ' + q.task_id for q in qs))" "$@"
+  $PY bench/suite_ids.py test "$@"
 }
 
 mid=$(((FROM + TO) / 2))
