@@ -137,7 +137,11 @@ async def test_transient_errors_retried_with_backoff(monkeypatch):
     llm = FlakyLLM(failures=2, max_retries=3)
     out = await llm.chat(USER)
     assert out.text == "recovered" and llm.calls == 3
-    assert len(sleeps) == 2 and sleeps[1] > sleeps[0] * 1.2  # exponential (with jitter)
+    # Exponential with jitter: attempt i waits within [base * 2**i, 2 * base * 2**i), base 0.5 s.
+    assert len(sleeps) == 2
+    for attempt, slept in enumerate(sleeps):
+        base = 0.5 * 2**attempt
+        assert base <= slept < 2 * base, (attempt, slept)
 
 
 async def test_transient_errors_exhausted_raise(monkeypatch):
