@@ -9,7 +9,10 @@ One `act` call returns one env action (a tool call or the final answer); the pla
     answer in the requested format -> self-verification (grounding in tool output, optionally the model)
 
 Cases come from the loop's recall (policy-ranked); the agent never reads labels: the Task it gets
-holds the question and attachment only, and its outcome comes from self-verification.
+holds the question and attachment only, and its outcome comes from self-verification. The one
+exception is a training run's hindsight retry (dev split, labels allowed): the runner puts the
+reference in the task as a `training_target`, the agent works towards it, and what memory keeps is
+the question and the calls, marked worked only if the calls computed the value (`training_note`).
 Prompts are compact on purpose: the embedded 1.5B model generates ~29 tokens/s on CPU.
 """
 
@@ -136,6 +139,19 @@ def _clip(text: str, n: int) -> str:
 
 def _question(task: Task) -> str:
     return str(task.payload.get("question") or task.goal)
+
+
+def training_note(task: Task) -> str:
+    """A hindsight retry's target (training runs only: STaR-style rationalisation on a labelled dev
+    question the model failed). It says what value the calls must produce and forbids writing it in,
+    so the case the retry leaves shows how to compute it; the runner checks both before it counts."""
+    target = task.payload.get("training_target")
+    if target is None or str(target).strip() == "":
+        return ""
+    return (
+        f"\nTraining target: the expected answer is {str(target).strip()!r}. Find the tool calls that "
+        "compute it from the material; never write the value into code or arguments yourself."
+    )
 
 
 def _file_line(task: Task) -> str:
@@ -271,7 +287,7 @@ def render_cases(
             continue
         key = str(hit.item.payload.get("task_id") or hit.item.id)
         prev = by_task.get(key)
-        if prev is None or (hit.item.payload.get("case") and not prev.item.payload.get("case")):
+        if prev is None or _case_rank(hit) > _case_rank(prev):
             by_task[key] = hit
     pos = [h for h in by_task.values() if h.item.payload.get("success") is True][:k]
     neg = [h for h in by_task.values() if h.item.payload.get("success") is False][:k]
@@ -285,6 +301,13 @@ def render_cases(
                 text = adapt_case(text, str(h.item.payload.get("question") or ""), question)
             lines.append(f"[{tag}] {_clip(text, chars)}")
     return "\n".join(lines), [h.item.id for h in pos + neg]
+
+
+def _case_rank(hit: SearchHit) -> tuple[bool, bool]:
+    """Which of one past question's items to show: a worked case over a failed one (a failed first try
+    and a worked retry of the same question are both in the bank), a case over an episode item."""
+    p = hit.item.payload
+    return (p.get("success") is True, bool(p.get("case")))
 
 
 class DeepResearchAgent:
@@ -447,7 +470,7 @@ class DeepResearchAgent:
         )
         ctx.state["case_ids"] = ids
         ctx.state["worked_case"] = worked_case(ctx.recalled, ids)
-        user = f"Question: {_question(ctx.task)}{_file_line(ctx.task)}"
+        user = f"Question: {_question(ctx.task)}{_file_line(ctx.task)}{training_note(ctx.task)}"
         if cases:
             user = (
                 "Past cases (WORKED = follow a similar approach; FAILED = avoid what went wrong). "
@@ -466,7 +489,7 @@ class DeepResearchAgent:
     async def _execute(self, ctx: ActContext) -> tuple[ExecStep, Usage]:
         st = ctx.state
         sub = st["plan"][st["idx"]]
-        parts = [f"Question: {_question(ctx.task)}{_file_line(ctx.task)}"]
+        parts = [f"Question: {_question(ctx.task)}{_file_line(ctx.task)}{training_note(ctx.task)}"]
         if st["results"]:
             parts.append(
                 "Found so far:\n" + "\n".join(f"- {r['goal']}: {r['result']}" for r in st["results"])
@@ -482,7 +505,10 @@ class DeepResearchAgent:
             parts.append(self._worked_note(st["worked_case"], _question(ctx.task)))
         for turn in st.get("turns", [])[-2:]:
             parts.append(
-                f"You called {turn['call']['tool']} {_clip(_args_text(turn['call']['args']), 300)}\nOutput:\n{turn['obs']}"
+                # Code with its own lines: joined by "; " the 1.5B copied the one-liner into its
+                # next call, which Python rejects (the same invitation worked cases had).
+                f"You called {turn['call']['tool']} "
+                f"{_clip(_args_text(turn['call']['args'], keep_lines=True), 300)}\nOutput:\n{turn['obs']}"
             )
         if st["calls"] >= self.config.max_calls_per_subtask:
             parts.append("No tool calls left for this subtask: reply with tool done and the result.")

@@ -2,6 +2,8 @@
 # Offline research suite: a case bank built on dev (training run: cases marked by the reference), then the
 # test split with that memory frozen vs memory off. Two processes at a time (one llama.cpp thread each):
 #   1. dev questions [0, DEV) (default: all 53) as two halves, each learning online into its own database;
+#      a failed question whose kind has no worked case yet is retried HINDSIGHT times (default 1) with
+#      its reference as target, and its case counts as worked only if the calls computed the value;
 #   2. the halves merged into one case bank (memory export/import, vectors kept);
 #   3. test questions [0, TEST) (default: all 49): memory off and memory frozen side by side.
 # Resumable: rerun to continue. The corpus index is built once per machine before anything else.
@@ -9,6 +11,7 @@ set -euo pipefail
 OUT=${OUT:-runs/research-mem}
 DEV=${DEV:-53}
 TEST=${TEST:-49}
+HINDSIGHT=${HINDSIGHT:-1}
 AM=${AM:-.venv/bin/agentmem}
 PY=${PY:-.venv/bin/python}
 export AGENTMEM_LLM__N_THREADS=${AGENTMEM_LLM__N_THREADS:-1} HF_HUB_OFFLINE=1
@@ -27,10 +30,10 @@ asyncio.run(LocalCorpus([corpus_dir()]).ensure_index())"
 half=$((DEV / 2))
 # shellcheck disable=SC2046
 $AM eval research --split dev $(ids dev 0 "$half") --memory on --learn-from labels \
-  --memory-db "$OUT/dev-a.db" --out "$OUT/dev-a" > "$OUT/dev-a.log" 2>&1 &
+  --hindsight-retries "$HINDSIGHT" --memory-db "$OUT/dev-a.db" --out "$OUT/dev-a" > "$OUT/dev-a.log" 2>&1 &
 # shellcheck disable=SC2046
 $AM eval research --split dev $(ids dev "$half" "$DEV") --memory on --learn-from labels \
-  --memory-db "$OUT/dev-b.db" --out "$OUT/dev-b" > "$OUT/dev-b.log" 2>&1 &
+  --hindsight-retries "$HINDSIGHT" --memory-db "$OUT/dev-b.db" --out "$OUT/dev-b" > "$OUT/dev-b.log" 2>&1 &
 wait
 
 if [ ! -f "$OUT/dev.merged" ]; then  # import upserts by id: a rerun after a partial merge is harmless

@@ -6,6 +6,7 @@ self-verification (source "verifier"); label scoring happens in eval/ after the 
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -190,6 +191,16 @@ class ResearchEnvConfig(BaseModel):
     max_tool_calls: int = 24
 
 
+def computed(action: AnswerAction, calls: list[dict[str, Any]]) -> bool:
+    """Did the tool calls produce the answer: the agent found it in their output (`verified`) and no
+    call's arguments hold it as a literal (a number written in, or the text itself)?"""
+    value = action.answer.strip()
+    if not action.verified or not value:
+        return False
+    pattern = re.compile(rf"(?<![\w.]){re.escape(value)}(?![\w.])", re.IGNORECASE)
+    return not any(pattern.search(str(c.get("args") or "")) for c in calls)
+
+
 class ResearchEnv:
     """One question per episode. Task payload: question, file_path (optional attachment), corpus (bool)."""
 
@@ -202,12 +213,17 @@ class ResearchEnv:
         corpus: LocalCorpus | None = None,
         python: PythonRunner | None = sandbox_python,
         grader: Callable[[str], bool] | None = None,
+        grade_needs_computed: bool = False,
     ):
         self.config = config or ResearchEnvConfig()
         # Training runs only (a dev split whose labels may teach memory): grades the final answer
         # against the known reference, and the outcome says so (source "label"), which the loop
         # refuses to write in test-time mode. Without it the outcome is the agent's self-verification.
         self._grader = grader
+        # A hindsight retry knows the reference: its answer counts as right only if the calls computed
+        # it (found in tool output, never written into a call's arguments), or the case would teach a
+        # copied value.
+        self._grade_needs_computed = grade_needs_computed
         self._corpus = corpus
         if self._corpus is None and self.config.corpus_roots:
             self._corpus = LocalCorpus(self.config.corpus_roots)
@@ -251,9 +267,13 @@ class ResearchEnv:
         if isinstance(action, AnswerAction):
             if self._grader is not None:
                 right = self._grader(action.answer)
-                outcome = Outcome(
-                    success=right, score=float(right), source="label", detail="graded against the reference"
-                )
+                detail = "graded against the reference"
+                if right and self._grade_needs_computed and not computed(action, self.calls):
+                    right, detail = (
+                        False,
+                        "right value, but not computed by the calls (written in or not found)",
+                    )
+                outcome = Outcome(success=right, score=float(right), source="label", detail=detail)
             else:
                 outcome = Outcome(
                     success=action.verified,

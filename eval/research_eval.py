@@ -48,6 +48,10 @@ class ResearchRunConfig(BaseModel):
     # verifier: cases are marked by the agent's self-verification (test-time learning);
     # labels: by the reference answer — a training run on a split that is not evaluated on
     learn_from: Literal["verifier", "labels"] = "verifier"
+    # Training runs only: a question the model failed, whose kind has no worked case in memory yet, is
+    # retried up to this many times with the reference as its target (hindsight); the retry's case is
+    # marked worked only if its calls computed the value. The row's score stays the first try's.
+    hindsight_retries: int = Field(0, ge=0, le=3)
 
 
 def check_learn_from(cfg: ResearchRunConfig) -> None:
@@ -58,6 +62,13 @@ def check_learn_from(cfg: ResearchRunConfig) -> None:
         raise ConfigError("--learn-from labels is for building memory on a training split, never on test")
     if cfg.memory != "on":
         raise ConfigError("--learn-from labels needs --memory on (it only changes what memory is taught)")
+
+
+def check_hindsight(cfg: ResearchRunConfig) -> None:
+    if cfg.hindsight_retries and cfg.learn_from != "labels":
+        raise ConfigError(
+            "--hindsight-retries shows the reference: a training run only (--learn-from labels)"
+        )
 
 
 def _details(traj: Any, questions_by_case: dict[str, str]) -> dict[str, Any]:
@@ -89,6 +100,7 @@ async def run_research_eval(cfg: ResearchRunConfig, llm: Any = None) -> dict[str
     from agentmem.loop import LoopConfig, run_episode
 
     check_learn_from(cfg)
+    check_hindsight(cfg)
     questions = load_gaia(cfg.data_dir, cfg.split, levels=cfg.levels)
     if cfg.task_ids:
         questions = [q for q in questions if q.task_id in set(cfg.task_ids)]
@@ -133,34 +145,56 @@ async def run_research_eval(cfg: ResearchRunConfig, llm: Any = None) -> dict[str
     )
     env_cfg = ResearchEnvConfig(allow_web=cfg.allow_web)
 
-    async def run_task(task: Task, session: int) -> ResultRow:
-        started = time.perf_counter()
+    async def episode(task: Task, hindsight: bool = False) -> Any:
         reference = labels[task.id].final_answer
         grader = None
         if cfg.learn_from == "labels" and reference is not None:
             grader = lambda answer: question_scorer(answer, reference)  # noqa: E731
-        env = ResearchEnv(env_cfg, corpus=corpus, grader=grader)
+        env = ResearchEnv(env_cfg, corpus=corpus, grader=grader, grade_needs_computed=hindsight)
         try:
-            traj = await run_episode(task, agent, env, llm=llm, memory=memory, config=loop_cfg)
+            return await run_episode(task, agent, env, llm=llm, memory=memory, config=loop_cfg)
         finally:
             await env.close()
+
+    async def recalled_payloads(ids: list[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for item_id in ids:
+            try:
+                found[item_id] = (await memory.get(item_id)).payload  # type: ignore[union-attr]
+            except KeyError:
+                continue
+        return found
+
+    async def run_task(task: Task, session: int) -> ResultRow:
+        started = time.perf_counter()
+        traj = await episode(task)
         q = labels[task.id]
         solved = q.final_answer is not None and question_scorer(traj.answer, q.final_answer)
-        case_tasks: dict[str, str] = {}
-        if memory is not None and traj.recalled_ids:
-            for item_id in traj.recalled_ids:
-                try:
-                    item = await memory.get(item_id)
-                except KeyError:
-                    continue
-                case_tasks[item_id] = str(item.payload.get("task_id"))
+        recalled = await recalled_payloads(traj.recalled_ids) if memory is not None else {}
+        case_tasks = {i: str(p.get("task_id")) for i, p in recalled.items()}
+        retries: list[dict[str, Any]] = []
+        if (
+            cfg.hindsight_retries
+            and not solved
+            and q.final_answer is not None
+            and not _worked_kind_recalled(q.question, recalled, agent.config.case_min_overlap)
+        ):
+            target = task.model_copy(update={"payload": task.payload | {"training_target": q.final_answer}})
+            first_done = time.perf_counter()
+            for _ in range(cfg.hindsight_retries):
+                retry = await episode(target, hindsight=True)
+                retries.append({"answer": retry.answer, "worked": retry.outcome.success is True,
+                                "detail": retry.outcome.detail, "steps": len(retry.steps)})  # fmt: skip
+                if retry.outcome.success:
+                    break
+            retries[-1]["time_s"] = round(time.perf_counter() - first_done, 3)  # all retries together
         size = await memory.count() if memory is not None else 0
         return ResultRow(
             benchmark=cfg.benchmark, session=session, task_id=task.id, solved=bool(solved),
             score=1.0 if solved else 0.0, attempts=1, steps=len(traj.steps),
             time_s=round(time.perf_counter() - started, 3), recalled_ids=traj.recalled_ids,
             advice=[a.text for a in traj.advice], memory_size=size, error=traj.error, level=q.level,
-            details=_details(traj, case_tasks),
+            details=_details(traj, case_tasks) | ({"hindsight": retries} if retries else {}),
         )  # fmt: skip
 
     try:
@@ -187,10 +221,28 @@ async def run_research_eval(cfg: ResearchRunConfig, llm: Any = None) -> dict[str
         for s in sorted({r.session for r in rows})
     }
     summary["memory_resolves"] = extra
+    tries = [t for r in rows for t in r.details.get("hindsight", [])]
+    if tries:
+        summary["hindsight"] = {
+            "questions": sum(1 for r in rows if r.details.get("hindsight")),
+            "retries": len(tries),
+            "worked": sum(t["worked"] for t in tries),
+        }
     import json
 
     (cfg.out / "summary.json").write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
     return summary
+
+
+def _worked_kind_recalled(question: str, recalled: dict[str, dict[str, Any]], gate: float) -> bool:
+    """Did the episode recall a worked case of a question of this kind (the agent's same-kind gate)? A
+    hindsight retry is spent only where memory has none yet."""
+    from agentmem.agents.deep_research import question_overlap
+
+    return any(
+        p.get("success") is True and question_overlap(question, str(p.get("question") or "")) >= gate
+        for p in recalled.values()
+    )
 
 
 def resolve_table(rows: list[ResultRow]) -> list[dict[str, Any]]:

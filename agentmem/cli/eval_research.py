@@ -86,6 +86,12 @@ def register(app: typer.Typer) -> None:
             "--learn-from",
             help="verifier: cases marked by self-verification; labels: by the reference (dev split only)",
         ),
+        hindsight_retries: int = typer.Option(
+            0,
+            "--hindsight-retries",
+            help="with --learn-from labels: retry a failed question (no worked case of its kind yet) with "
+            "the reference as target, up to N times; its case counts only if the calls computed the value",
+        ),
     ) -> None:
         """Run the deep-research agent on the offline suite (statsmodels/sklearn data + Python docs)."""
         if suite != "local":
@@ -105,5 +111,5 @@ def register(app: typer.Typer) -> None:
             limit=limit, task_ids=task or None, memory=memory, memory_db=memory_db, sessions=sessions,
             concurrency=concurrency, seed=seed, out=out, corpus=corpus, allow_web=False, max_steps=max_steps,
             cases_k=cases_k, verify=verify, model=model, learn_from=learn_from,
-            case_min_overlap=case_min_overlap,
+            case_min_overlap=case_min_overlap, hindsight_retries=hindsight_retries,
         )  # fmt: skip
