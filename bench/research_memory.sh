@@ -5,7 +5,7 @@
 #      a failed question whose kind has no worked case yet is retried HINDSIGHT times (default 1) with
 #      its reference as target, and its case counts as worked only if the calls computed the value;
 #   2. the halves merged into one case bank (memory export/import, vectors kept);
-#   3. test questions [0, TEST) (default: all 49): memory off and memory frozen side by side.
+#   3. test questions [0, TEST) (default: all 49): memory off and memory frozen side by side, in chunks.
 # Resumable: rerun to continue. The corpus index is built once per machine before anything else.
 set -euo pipefail
 OUT=${OUT:-runs/research-mem}
@@ -44,10 +44,25 @@ if [ ! -f "$OUT/dev.merged" ]; then  # import upserts by id: a rerun after a par
   touch "$OUT/dev.merged"
 fi
 
-# shellcheck disable=SC2046
-$AM eval research --split test $(ids test 0 "$TEST") --memory off --out "$OUT/test-off" > "$OUT/test-off.log" 2>&1 &
-# shellcheck disable=SC2046
-$AM eval research --split test $(ids test 0 "$TEST") --memory frozen --memory-db "$OUT/dev.db" \
-  --out "$OUT/test-frozen" > "$OUT/test-frozen.log" 2>&1 &
-wait
+# Test arms in chunks of CHUNK questions, queued off/frozen chunk by chunk on two workers: both arms
+# advance together, so a run cut short still compares the two arms on the same questions.
+run_arm() {  # ARM FROM TO
+  local dir="$OUT/test-$1-parts/$2-$3" mem=(--memory off)
+  [ "$1" = frozen ] && mem=(--memory frozen --memory-db "$OUT/dev.db")
+  mkdir -p "$OUT/test-$1-parts"
+  # shellcheck disable=SC2046
+  $AM eval research --split test $($PY bench/suite_ids.py test "$2" "$3") "${mem[@]}" --out "$dir" \
+    > "$dir.log" 2>&1
+}
+export -f run_arm
+export OUT AM PY
+CHUNK=${CHUNK:-8}
+for ((from = 0; from < TEST; from += CHUNK)); do
+  to=$((from + CHUNK < TEST ? from + CHUNK : TEST))
+  printf 'off %d %d\nfrozen %d %d\n' "$from" "$to" "$from" "$to"
+done | xargs -P 2 -L 1 bash -c 'run_arm "$@"' _
+for arm in off frozen; do  # each arm's chunks as one run for the comparison
+  mkdir -p "$OUT/test-$arm"
+  cat "$OUT/test-$arm-parts"/*/results.jsonl > "$OUT/test-$arm/results.jsonl"
+done
 $PY bench/research_compare.py "$OUT/test-off" "$OUT/test-frozen" --memory-db "$OUT/dev.db"
