@@ -257,6 +257,11 @@ def question_overlap(a: str, b: str) -> float:
     return len(wa & wb) / len(wa | wb) if wa | wb else 0.0
 
 
+def same_kind(question: str, past_question: str, min_overlap: float) -> bool:
+    """The gate a past question passes for its case to be shown for this one (0 lets every case pass)."""
+    return min_overlap <= 0 or question_overlap(question, past_question) >= min_overlap
+
+
 def mask_values(text: str) -> str:
     """A failed item's numbers after its question line, masked: they are another question's values,
     mostly wrong ones, and the 1.5B copies numbers it sees (`withhold_answer` alone missed intermediate
@@ -283,7 +288,7 @@ def render_cases(
     by_task: dict[str, SearchHit] = {}
     for hit in hits:
         past = str(hit.item.payload.get("question") or hit.item.text.partition("\n")[0])
-        if min_overlap > 0 and question_overlap(question, past) < min_overlap:
+        if not same_kind(question, past, min_overlap):
             continue
         key = str(hit.item.payload.get("task_id") or hit.item.id)
         prev = by_task.get(key)

@@ -237,10 +237,10 @@ async def run_research_eval(cfg: ResearchRunConfig, llm: Any = None) -> dict[str
 def _worked_kind_recalled(question: str, recalled: dict[str, dict[str, Any]], gate: float) -> bool:
     """Did the episode recall a worked case of a question of this kind (the agent's same-kind gate)? A
     hindsight retry is spent only where memory has none yet."""
-    from agentmem.agents.deep_research import question_overlap
+    from agentmem.agents.deep_research import same_kind
 
     return any(
-        p.get("success") is True and question_overlap(question, str(p.get("question") or "")) >= gate
+        p.get("success") is True and same_kind(question, str(p.get("question") or ""), gate)
         for p in recalled.values()
     )
 
