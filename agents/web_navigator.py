@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+import zlib
 from typing import Any
 
 from agentmem.agents.base import ActContext, ActDecision, LLMAgent
@@ -56,6 +57,7 @@ _FINISH_LOCAL = "The task ends by itself when the goal is met (usually after cli
 
 _TARGET = "target: "
 REPLAYED = "[replayed] "  # thought prefix of a step taken from an exemplar without a model call
+SAMPLED = "[sampled] "  # thought prefix of a step the model chose while exploring (see explore_params)
 _REPEAT_NOTE = (
     "You already did exactly that and it worked. Do the next part of the goal instead "
     "(for example click the submit button). Reply with one different JSON action."
@@ -132,7 +134,7 @@ def parse_target(target: str | None) -> tuple[str, str]:
 
 def step_target(step: Step) -> str | None:
     """The element an action was applied to, as recorded by `act` ('button "Submit"')."""
-    thought = step.thought.removeprefix(REPLAYED).rstrip()
+    thought = step.thought.removeprefix(REPLAYED).removeprefix(SAMPLED).rstrip()
     return thought[len(_TARGET) :] if thought.startswith(_TARGET) else None
 
 
@@ -206,6 +208,8 @@ class WebNavigator(LLMAgent):
         replay_min_similarity: float = 0.5,
         replay_min_reward: float = 1.0,
         replay_max_failures: int = 0,
+        sibling_min_similarity: float = 0.75,
+        explore_temperature: float = 0.5,
     ) -> None:
         self.history_steps = history_steps
         self.obs_chars = obs_chars
@@ -216,6 +220,8 @@ class WebNavigator(LLMAgent):
         self.replay_min_similarity = replay_min_similarity
         self.replay_min_reward = replay_min_reward
         self.replay_max_failures = replay_max_failures
+        self.sibling_min_similarity = sibling_min_similarity
+        self.explore_temperature = explore_temperature
 
     # -- prompts -------------------------------------------------------------------------------
     @staticmethod
@@ -261,7 +267,7 @@ class WebNavigator(LLMAgent):
         notes: list[str] = []
         shown: set[str] = set()
         if self.exemplars:
-            ex = self._best_exemplar(ctx.recalled, family)
+            ex = self._best_exemplar(ctx.recalled, family, goal)
             if ex is not None:
                 notes.append(self._exemplar_note(ex, goal, ctx))
                 shown.add(ex.item.id)
@@ -284,23 +290,54 @@ class WebNavigator(LLMAgent):
         text = "\n".join(n for n in notes if n)
         return text[: self.advice_chars]
 
-    def _best_exemplar(self, recalled: list[SearchHit], family: str) -> SearchHit | None:
+    def _best_exemplar(self, recalled: list[SearchHit], family: str, goal: str = "") -> SearchHit | None:
+        """The exemplar to adapt: a success of this family, else of a sibling family whose goal reads
+        the same (MiniWoB's -nodelay/-easy/-hard variants of one task, a site's task twins)."""
         same = [
             h
             for h in recalled
             if h.item.payload.get("kind") == "workflow"
-            and h.item.payload.get("family") == family
             and h.item.payload.get("steps")
+            and self._same_kind(h, family, goal)
         ]
 
-        # An exemplar that may be replayed beats one that may not; then a full-reward success beats a
-        # partial one (MiniWoB pays 0.2 for half-right answers), then one that failed less when
-        # replayed, then the closer goal.
-        def rank(h: SearchHit) -> tuple[bool, float, int, float]:
+        # An exemplar that may be replayed beats one that may not; then the family's own beats a
+        # sibling's; then a full-reward success beats a partial one (MiniWoB pays 0.2 for half-right
+        # answers), then one that failed less when replayed, then the closer goal.
+        def rank(h: SearchHit) -> tuple[bool, bool, float, int, float]:
             failures = failed_replays(h, recalled)
-            return (self._replayable(h, failures), _reward(h), -failures, h.score)
+            own = h.item.payload.get("family") == family
+            return (self._replayable(h, failures), own, _reward(h), -failures, h.score)
 
         return max(same, key=rank) if same else None
+
+    def _same_kind(self, hit: SearchHit, family: str, goal: str) -> bool:
+        if hit.item.payload.get("family") == family:
+            return True
+        old_goal = str(hit.item.payload.get("goal", ""))
+        return bool(goal and old_goal) and template_similarity(old_goal, goal) >= self.sibling_min_similarity
+
+    def explore_params(self, ctx: ActContext) -> dict[str, Any]:
+        """Sampling for a task kind that memory says greedy decoding failed and nothing solved.
+
+        Explore-then-exploit across episodes: the same greedy choice on a new instance of a task
+        that failed the same way before is the likeliest failure; a sampled one may find a success,
+        which memory then replays. The seed follows the episode and step, so a run is repeatable.
+        """
+        if self.explore_temperature <= 0:
+            return {}
+        family = family_of(ctx.task)
+        goal = goal_of(ctx.task, ctx.observation)
+        failed = any(
+            h.item.payload.get("kind") == "failure" and self._same_kind(h, family, goal) for h in ctx.recalled
+        )
+        if not failed:
+            return {}
+        ex = self._best_exemplar(ctx.recalled, family, goal)
+        if ex is not None and self._replayable(ex, failed_replays(ex, ctx.recalled)):
+            return {}
+        key = f"{ctx.task.id}|{ctx.task.payload.get('seed', '')}|{len(ctx.history)}"
+        return {"temperature": self.explore_temperature, "seed": zlib.crc32(key.encode()) % 2**31}
 
     def _replayable(self, hit: SearchHit, failures: int) -> bool:
         return _reward(hit) >= self.replay_min_reward and failures <= self.replay_max_failures
@@ -339,11 +376,11 @@ class WebNavigator(LLMAgent):
         if len(ctx.history) != ctx.state.get("replayed", 0) or any(s.error for s in ctx.history):
             ctx.state["replay_off"] = True
             return None
-        hit = self._best_exemplar(ctx.recalled, family_of(ctx.task))
+        goal = goal_of(ctx.task, ctx.observation)
+        hit = self._best_exemplar(ctx.recalled, family_of(ctx.task), goal)
         if hit is None or not self._replayable(hit, failed_replays(hit, ctx.recalled)):
             # a partial success, or one that failed when reused, is a hint for the model, not a replay
             return None
-        goal = goal_of(ctx.task, ctx.observation)
         old_goal = str(hit.item.payload.get("goal", ""))
         similarity = template_similarity(old_goal, goal)
         if similarity < self.replay_min_similarity:
@@ -419,8 +456,11 @@ class WebNavigator(LLMAgent):
                 memory_id=item_id,
             )
         messages = self.build_messages(ctx)
+        sampling = self.explore_params(ctx)
         try:
-            completion = await ctx.llm.chat(messages, schema=WebAction, max_tokens=self.max_tokens)
+            completion = await ctx.llm.chat(
+                messages, schema=WebAction, max_tokens=self.max_tokens, **sampling
+            )
             usage = completion.usage
             action: WebAction = completion.parsed
             if self._repeats_last_success(action, ctx.history):
@@ -431,7 +471,9 @@ class WebNavigator(LLMAgent):
                     {"role": "assistant", "content": completion.text},
                     {"role": "user", "content": _REPEAT_NOTE},
                 ]
-                completion = await ctx.llm.chat(retry, schema=WebAction, max_tokens=self.max_tokens)
+                completion = await ctx.llm.chat(
+                    retry, schema=WebAction, max_tokens=self.max_tokens, **sampling
+                )
                 usage = usage.add(completion.usage)
                 action = completion.parsed
         except LLMError as exc:
@@ -442,7 +484,7 @@ class WebNavigator(LLMAgent):
         target = self._target(action, ctx.observation)
         return ActDecision(
             action=action,
-            thought=f"{_TARGET}{target}" if target else "",
+            thought=(SAMPLED if sampling else "") + (f"{_TARGET}{target}" if target else ""),
             label=action_label(action, target),
             usage=usage,
         )
@@ -519,4 +561,4 @@ class WebNavigator(LLMAgent):
         return []
 
 
-__all__ = ["REPLAYED", "WebNavigator", "abstract_goal", "adapt", "family_of", "goal_mapping"]
+__all__ = ["REPLAYED", "SAMPLED", "WebNavigator", "abstract_goal", "adapt", "family_of", "goal_mapping"]

@@ -49,6 +49,7 @@ class MiniWoBEvalConfig(BaseModel):
     model: str | None = None
     embedder: str | None = None  # memory embedder name (default from config: MiniLM)
     replay: bool = True  # take unambiguous steps of an adapted same-family exemplar without a model call
+    explore: bool = True  # sample on a task kind that failed before and has no success (memory on)
     progress: bool = True
 
 
@@ -90,7 +91,7 @@ def relative_paths(paths: list[Path], out: Path) -> list[str]:
 
 def trajectory_details(traj: Trajectory, shots: list[str]) -> dict[str, Any]:
     """What a results row keeps of an episode: goal, actions, verdict, screenshots."""
-    from agentmem.agents.web_navigator import REPLAYED
+    from agentmem.agents.web_navigator import REPLAYED, SAMPLED
     from agentmem.envs.web import WebAction
 
     actions = []
@@ -114,6 +115,7 @@ def trajectory_details(traj: Trajectory, shots: list[str]) -> dict[str, Any]:
         "advice_sources": [a.source for a in traj.advice],
         "tokens": traj.usage.prompt_tokens + traj.usage.completion_tokens,
         "replayed_steps": sum(1 for s in traj.steps if s.thought.startswith(REPLAYED)),
+        "sampled_steps": sum(1 for s in traj.steps if s.thought.startswith(SAMPLED)),
     }
 
 
@@ -158,7 +160,7 @@ async def run_miniwob_eval(cfg: MiniWoBEvalConfig, llm: Any = None) -> dict[str,
     memory = await open_memory(
         cfg.memory, Path(cfg.memory_db) if cfg.memory_db else out / "memory.db", "miniwob", cfg.embedder
     )
-    agent = WebNavigator(replay=cfg.replay)
+    agent = WebNavigator(replay=cfg.replay, **({} if cfg.explore else {"explore_temperature": 0.0}))
     loop_cfg = loop_config(cfg)
     host = BrowserHost(extra_args=OFFLINE_ARGS)
     server = MiniWoBServer().start()

@@ -39,6 +39,9 @@ def eval_miniwob(
     replay: bool = typer.Option(
         True, help="take unambiguous steps of a remembered same-family success without a model call"
     ),
+    explore: bool = typer.Option(
+        True, help="sample (not greedy) on a task kind that memory says failed and nothing solved"
+    ),
 ) -> None:
     """MiniWoB++ offline with the web navigator; writes results.jsonl, summary.json, learning_curve.png, report.html."""
     from agentmem.eval.miniwob import MiniWoBEvalConfig, run_miniwob_eval
@@ -48,7 +51,7 @@ def eval_miniwob(
         tasks=tasks, episodes=episodes, sessions=sessions, memory=memory, memory_db=memory_db,
         concurrency=concurrency, seed=seed, out=out, limit=limit, max_steps=max_steps,
         coach_every=coach_every, condense=condense, backend=backend, model=model, embedder=embedder,
-        replay=replay,
+        replay=replay, explore=explore,
     )  # fmt: skip
     print_summary(run_eval(run_miniwob_eval(cfg)), out)
 

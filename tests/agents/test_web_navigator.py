@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from agentmem.agents.base import ActContext
-from agentmem.agents.web_navigator import WebNavigator, abstract_goal, adapt, goal_mapping, step_target
+from agentmem.agents.web_navigator import (
+    SAMPLED,
+    WebNavigator,
+    abstract_goal,
+    adapt,
+    goal_mapping,
+    step_target,
+)
 from agentmem.envs.base import UNTRUSTED_CLOSE, UNTRUSTED_OPEN, Observation
 from agentmem.envs.web import Element, PageSnapshot, WebAction, WebEnv, chromium_path
 from agentmem.llm.scripted import ScriptedLLM
@@ -41,6 +48,10 @@ def observation(goal: str, elements: list[Element], text: str = "") -> Observati
         text=env.render(snap),
         data={"goal": goal, "elements": [e.model_dump(exclude_defaults=True) for e in elements]},
     )
+
+
+def obs_elements(obs: Observation) -> list[Element]:
+    return [Element.model_validate(e) for e in obs.data["elements"]]
 
 
 def ctx_for(task: Task, obs: Observation, llm, history=(), recalled=(), advice=()) -> ActContext:
@@ -181,11 +192,14 @@ def test_exemplar_is_adapted_to_the_new_goal_and_resolved_to_current_ids():
         ctx_for(task, obs, ScriptedLLM(), history=history, recalled=[hit], advice=advice)
     )
     assert 'Its next step here would be: {"action":"click","id":1}' in notes2
-    # another family's workflow is not used as an exemplar
-    other = Task(id="click-button#0", env="miniwob", goal=goal, meta={"family": "click-button"})
+    # another family's workflow is not used as an exemplar unless its goals read the same (a sibling)
+    worded = 'Click on the "Jerrie" button.'
+    other = Task(id="click-button#0", env="miniwob", goal=worded, meta={"family": "click-button"})
     assert "next step" not in agent.memory_notes(
-        ctx_for(other, obs, ScriptedLLM(), recalled=[hit], advice=advice)
+        ctx_for(other, observation(worded, obs_elements(obs)), ScriptedLLM(), recalled=[hit], advice=advice)
     )
+    twin = Task(id="enter-text-2#0", env="miniwob", goal=goal, meta={"family": "enter-text-2"})
+    assert "next step" in agent.memory_notes(ctx_for(twin, obs, ScriptedLLM(), recalled=[hit], advice=advice))
 
 
 # --- through the loop, real browser + real memory store -----------------------------------------
@@ -527,3 +541,74 @@ def test_recall_is_scoped_to_the_task_family():
         id="click-button#3", env="miniwob", goal="Click on the button.", meta={"family": "click-button"}
     )
     assert WebNavigator().memory_scope(task) == {"family": "click-button"}
+
+
+def _collapsible(agent: WebNavigator, family: str, success: bool) -> SearchHit:
+    """A recalled episode of a task whose goal never changes: expand the section, click Submit."""
+    past = _traj(
+        "Expand the section below and click submit.",
+        [
+            Step(i=0, action={"action": "click", "id": 1}, thought='target: link "Section #1"'),
+            Step(i=1, action={"action": "click", "id": 3}, thought='target: button "Submit"'),
+        ],
+        success,
+        family=family,
+    )
+    return _hit(agent.distil(past, EpisodeSummary(goal="g"))[0])
+
+
+def _nodelay_ctx(model: ScriptedLLM, recalled: list[SearchHit], goal: str) -> ActContext:
+    task = Task(
+        id="click-collapsible-nodelay#0",
+        env="miniwob",
+        goal=goal,
+        payload={"seed": 11},
+        meta={"family": "click-collapsible-nodelay"},
+    )
+    page = [Element(id=5, role="link", name="Section #1"), Element(id=6, role="button", name="Submit")]
+    return ctx_for(task, observation(goal, page), model, recalled=recalled)
+
+
+async def test_a_sibling_familys_success_with_the_same_goal_wording_is_replayed():
+    agent = WebNavigator()
+    sibling = _collapsible(agent, "click-collapsible", True)
+    silent = ScriptedLLM()  # raises if called
+    first = await agent.act(_nodelay_ctx(silent, [sibling], "Expand the section below and click submit."))
+    assert first.thought.startswith("[replayed]") and first.action == WebAction(action="click", id=5)
+    # a goal worded otherwise is another kind of task: the model decides, and sees no exemplar
+    model = ScriptedLLM(default=json.dumps({"action": "click", "id": 6}))
+    other = _nodelay_ctx(model, [sibling], 'Click on the "Submit" button after reading the text.')
+    decision = await agent.act(other)
+    assert decision.action == WebAction(action="click", id=6) and len(model.calls) == 1
+    assert "past success" not in json.dumps(model.calls[0]["messages"])
+    # the family's own success outranks a sibling's
+    own = _collapsible(agent, "click-collapsible-nodelay", True)
+    own.score, sibling.score = 0.5, 0.99
+    goal = "Expand the section below and click submit."
+    assert agent._best_exemplar([sibling, own], "click-collapsible-nodelay", goal) is own
+
+
+async def test_a_task_kind_that_failed_and_was_never_solved_is_explored_by_sampling():
+    agent = WebNavigator()
+    goal = "Expand the section below and click submit."
+    failure = _collapsible(agent, "click-collapsible-nodelay", False)
+    assert agent.explore_params(_nodelay_ctx(ScriptedLLM(), [], goal)) == {}  # no memory: greedy
+    params = agent.explore_params(_nodelay_ctx(ScriptedLLM(), [failure], goal))
+    assert params["temperature"] == agent.explore_temperature > 0
+    later = _nodelay_ctx(ScriptedLLM(), [failure], goal)
+    later.history = [Step(i=0, action={"action": "click", "id": 5})]
+    assert agent.explore_params(later)["seed"] != params["seed"]  # each step its own draw...
+    assert agent.explore_params(_nodelay_ctx(ScriptedLLM(), [failure], goal)) == params  # ...repeatable
+
+    model = ScriptedLLM(default=json.dumps({"action": "click", "id": 6}))
+    decision = await agent.act(_nodelay_ctx(model, [failure], goal))
+    assert model.calls[0]["params"]["temperature"] == agent.explore_temperature
+    assert decision.thought.startswith(SAMPLED)
+    step = Step(i=0, action=decision.action.model_dump(), thought=decision.thought)
+    assert step_target(step) == 'button "Submit"'  # the sampled marker does not hide the target
+    # once something of this kind succeeded, memory replays it instead of exploring
+    success = _collapsible(agent, "click-collapsible", True)
+    assert agent.explore_params(_nodelay_ctx(ScriptedLLM(), [failure, success], goal)) == {}
+    assert (
+        WebNavigator(explore_temperature=0).explore_params(_nodelay_ctx(ScriptedLLM(), [failure], goal)) == {}
+    )
