@@ -17,7 +17,10 @@ from agentmem.condenser import _clip, render_action, render_step
 from agentmem.errors import ConfigError, LLMError
 from agentmem.llm.base import LLM
 from agentmem.policy import Policy, PolicyQuery, Ranked
-from agentmem.types import Advice, MemoryItem, Step, Task, Usage
+from agentmem.types import Advice, MemoryItem, SearchHit, Step, Task, Usage
+
+# Payload filters that mark an agent's own kind of task: one, or several searched one by one.
+Scope = dict[str, Any] | list[dict[str, Any]]
 
 JudgeMode = Literal["threshold", "llm", "both"]
 
@@ -120,7 +123,7 @@ class Coach:
         self,
         query: PolicyQuery,
         exclude: set[str] | frozenset[str] = frozenset(),
-        scope: dict[str, Any] | None = None,
+        scope: Scope | None = None,
     ) -> list[Ranked]:
         filters = {"env": query.env} if self.same_env and query.env else None
         hits = await self.memory.search(
@@ -131,10 +134,15 @@ class Coach:
             return self.policy.rank(query, hits)[: self.k]
         # Similar text is not the same kind of task ("Click on the 'no' button" sits near every other
         # click task): the scoped items are searched on their own and ranked ahead of the rest.
-        scoped = await self.memory.search(
-            query.text, k=self.k, kinds=self.kinds, filters={**(filters or {}), **scope}
-        )
-        scoped = [h for h in scoped if h.item.id not in exclude]
+        # Several filters (the web navigator: its task family, and any family whose goals read the
+        # same) are searched one by one; an item found by two counts once, first place kept.
+        scoped: list[SearchHit] = []
+        for one in [scope] if isinstance(scope, dict) else scope:
+            found = await self.memory.search(
+                query.text, k=self.k, kinds=self.kinds, filters={**(filters or {}), **one}
+            )
+            seen = {h.item.id for h in scoped}
+            scoped += [h for h in found if h.item.id not in exclude and h.item.id not in seen]
         own = {h.item.id for h in scoped}
         rest = [h for h in hits if h.item.id not in own]
         own_ranked = self.policy.rank(query, scoped)
@@ -142,7 +150,7 @@ class Coach:
             r.scoped = True
         return (own_ranked + self.policy.rank(query, rest))[: self.k]
 
-    async def recall(self, task: Task, query_text: str, scope: dict[str, Any] | None = None) -> CoachDecision:
+    async def recall(self, task: Task, query_text: str, scope: Scope | None = None) -> CoachDecision:
         """Before the first step: is there experience worth showing for this task?
 
         `scope`: payload fields the agent says mark its most relevant experience (the web navigator:
@@ -159,7 +167,7 @@ class Coach:
         steps: list[Step],
         signals: list[str],
         exclude: set[str],
-        scope: dict[str, Any] | None = None,
+        scope: Scope | None = None,
     ) -> CoachDecision:
         """Mid-run: condense the recent steps, retrieve with the trouble in the query, decide.
         `scope` as in `recall`: the agent's own kind of task first."""

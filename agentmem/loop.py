@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal, TypedDict
 from pydantic import BaseModel, Field, ValidationError
 
 from agentmem.agents.base import ActContext, ActDecision, Agent
-from agentmem.coach import Coach, JudgeMode, failure_signals
+from agentmem.coach import Coach, JudgeMode, Scope, failure_signals
 from agentmem.condenser import Condenser
 from agentmem.envs.base import Env, Observation
 from agentmem.errors import AgentMemError, ConfigError, EnvError, InvalidActionError
@@ -153,7 +153,7 @@ async def _recall(state: EpisodeState, runtime: Any) -> dict[str, Any]:
     task = Task.model_validate(state["task"])
     obs = Observation.model_validate(state["observation"])
     decision = await rt.coach.recall(
-        task, rt.agent.memory_query(task, obs), scope=_memory_scope(rt.agent, task)
+        task, rt.agent.memory_query(task, obs), scope=_memory_scope(rt.agent, task, obs)
     )
     update: dict[str, Any] = {"usage": _usage(state).add(decision.usage).model_dump()}
     if decision.intervene and decision.advice is not None:
@@ -294,10 +294,11 @@ async def _env_step(state: EpisodeState, runtime: Any) -> dict[str, Any]:
     return update
 
 
-def _memory_scope(agent: Any, task: Task) -> dict[str, Any] | None:
-    """The payload fields that mark the agent's own kind of task (optional part of the Agent protocol)."""
+def _memory_scope(agent: Any, task: Task, obs: Observation) -> Scope | None:
+    """The payload fields that mark the agent's own kind of task (optional part of the Agent
+    protocol): one filter, or several (each searched on its own), from the task and what is on screen."""
     scope_fn = getattr(agent, "memory_scope", None)
-    return scope_fn(task) if callable(scope_fn) else None
+    return scope_fn(task, obs) if callable(scope_fn) else None
 
 
 async def _coach(state: EpisodeState, runtime: Any) -> dict[str, Any]:
@@ -313,7 +314,7 @@ async def _coach(state: EpisodeState, runtime: Any) -> dict[str, Any]:
         steps,
         failure_signals(steps),
         given,
-        scope=_memory_scope(rt.agent, task),
+        scope=_memory_scope(rt.agent, task, obs),
     )
     update: dict[str, Any] = {
         "last_coach_step": len(steps),

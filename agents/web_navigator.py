@@ -328,8 +328,11 @@ class WebNavigator(LLMAgent):
             return {}
         family = family_of(ctx.task)
         goal = goal_of(ctx.task, ctx.observation)
+        # Only the family's own failures: a sibling's failure says little about this page (seen:
+        # click-tab-2's failure sent click-tab-2-easy, which greedy decoding solves, into scrolling).
         failed = any(
-            h.item.payload.get("kind") == "failure" and self._same_kind(h, family, goal) for h in ctx.recalled
+            h.item.payload.get("kind") == "failure" and h.item.payload.get("family") == family
+            for h in ctx.recalled
         )
         if not failed:
             return {}
@@ -358,7 +361,11 @@ class WebNavigator(LLMAgent):
     def _adapted_steps(self, hit: SearchHit, goal: str) -> list[dict[str, Any]]:
         mapping = goal_mapping(str(hit.item.payload.get("goal", "")), goal)
         out = []
+        # Scrolls are left out: the element list does not depend on them, and a success found while
+        # exploring may carry several (replayed, they would only spend the step budget).
         for s in hit.item.payload["steps"]:
+            if s.get("action") == "scroll":
+                continue
             step = {**s, "target": adapt(s.get("target") or "", mapping) or None}
             if s.get("text") is not None:
                 step["text"] = adapt(s["text"], mapping)
@@ -389,7 +396,15 @@ class WebNavigator(LLMAgent):
         done = len(ctx.history)
         if done >= len(steps):
             return None
-        resolved = self._resolve(steps[done], ctx.observation, strict=True)
+        step = steps[done]
+        if step["action"] == "click" and not parse_target(step.get("target"))[1] and old_goal != goal:
+            # An unnamed element (a text box, a coloured square) was clicked for what the old goal
+            # said; on a goal that says something else, only the model can tell which one is meant
+            # (seen: click-widget's "text" exemplar clicked a text box for a "button" widget). Typing
+            # is different: the text carries the new goal's entity, the box is just the box.
+            ctx.state["replay_off"] = True
+            return None
+        resolved = self._resolve(step, ctx.observation, strict=True)
         if resolved is None:
             ctx.state["replay_off"] = True
             return None
@@ -510,9 +525,10 @@ class WebNavigator(LLMAgent):
     def memory_query(self, task: Task, observation: Observation | None) -> str:
         return f"{family_of(task)}: {goal_of(task, observation)}"
 
-    def memory_scope(self, task: Task) -> dict[str, Any]:
-        """Recall the task family's own workflows and failures first: they are what replay can use."""
-        return {"family": family_of(task)}
+    def memory_scope(self, task: Task, observation: Observation | None = None) -> list[dict[str, Any]]:
+        """Recall the task family's own workflows and failures first, and those of any family whose
+        goals read the same once entities are abstracted (siblings): they are what replay can use."""
+        return [{"family": family_of(task)}, {"template": abstract_goal(goal_of(task, observation))[0]}]
 
     # -- memory --------------------------------------------------------------------------------
     def distil(self, trajectory: Trajectory, summary: EpisodeSummary) -> list[MemoryDraft]:
@@ -532,6 +548,7 @@ class WebNavigator(LLMAgent):
             payload = {
                 "kind": "workflow",
                 "family": family,
+                "template": pattern,
                 "goal": goal,
                 "steps": steps,
                 "success": True,
@@ -552,6 +569,7 @@ class WebNavigator(LLMAgent):
             payload = {
                 "kind": "failure",
                 "family": family,
+                "template": pattern,
                 "goal": goal,
                 "steps": steps,
                 "success": False,

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # MiniWoB++: memory off vs on side by side (same fresh seeds per session in both arms), embedded model.
 # One llama.cpp thread per arm so the two arms share the 2 cores evenly; resumable (rerun to continue).
+# About an hour per arm with the 1.5B here (100 tasks x 3 sessions, ~12 s an episode).
 set -uo pipefail
 OUT=${OUT:-runs/web}
-MODEL=${MODEL:-qwen2.5-coder-0.5b}
+MODEL=${MODEL:-qwen2.5-coder-1.5b}
 LIMIT=${LIMIT:-100}
 AM=${AM:-.venv/bin/agentmem}
 mkdir -p "$OUT"
@@ -12,3 +13,4 @@ C="--tasks all --limit $LIMIT --episodes 1 --sessions 3 --concurrency 1 --seed 0
 $AM eval miniwob $C --memory off --out "$OUT/off" > "$OUT.off.log" 2>&1 &
 $AM eval miniwob $C --memory on --out "$OUT/on" > "$OUT.on.log" 2>&1 &
 wait
+"$(dirname "$AM")/python" bench/web_compare.py "$OUT/off" "$OUT/on"

@@ -132,3 +132,38 @@ async def test_scoped_recall_puts_the_agents_own_kind_of_task_first(memory):
         task, query, [], ["step error"], exclude=set(), scope={"family": "click-button"}
     )
     assert review.advice.item_ids[0] == own.id
+
+
+async def test_several_scopes_are_searched_each_and_merged_without_repeats(memory):
+    """The web navigator's family plus its goal template: a sibling family's item joins the scoped head."""
+    for i, fam in enumerate(["click-dialog", "click-link", "simon-says", "click-tab"]):
+        await memory.add(
+            f"{fam}: Expand the section number {i} and click.",
+            kind="episode",
+            payload={"env": "web", "family": fam},
+        )
+    own = await memory.add(
+        "click-collapsible-nodelay: failed, clicked Submit first",
+        kind="insight",
+        payload={
+            "env": "web",
+            "family": "click-collapsible-nodelay",
+            "template": "Expand the section below.",
+        },
+    )
+    sibling = await memory.add(
+        "click-collapsible: workflow that solved goals like this one",
+        kind="concept",
+        payload={"env": "web", "family": "click-collapsible", "template": "Expand the section below."},
+    )
+    task = Task(id="click-collapsible-nodelay#1", env="web", goal="Expand the section below.")
+    coach = Coach(memory, SimilarityPolicy(), k=4, threshold=0.99, max_items=4)
+    query = "click-collapsible-nodelay: Expand the section below."
+    family_only = await coach.recall(task, query, scope={"family": "click-collapsible-nodelay"})
+    assert family_only.advice.item_ids == [own.id]
+    both = await coach.recall(
+        task,
+        query,
+        scope=[{"family": "click-collapsible-nodelay"}, {"template": "Expand the section below."}],
+    )
+    assert sorted(both.advice.item_ids) == sorted([own.id, sibling.id])  # own found twice, kept once

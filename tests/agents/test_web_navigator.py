@@ -540,7 +540,17 @@ def test_recall_is_scoped_to_the_task_family():
     task = Task(
         id="click-button#3", env="miniwob", goal="Click on the button.", meta={"family": "click-button"}
     )
-    assert WebNavigator().memory_scope(task) == {"family": "click-button"}
+    goal = 'Click on the "no" button.'
+    obs = observation(goal, [Element(id=1, role="button", name="no")])
+    assert WebNavigator().memory_scope(task, obs) == [
+        {"family": "click-button"},
+        {"template": 'Click on the "{1}" button.'},  # siblings whose goals read the same
+    ]
+    [draft] = WebNavigator().distil(
+        _traj(goal, [Step(i=0, action={"action": "click", "id": 1}, thought='target: button "no"')], True),
+        EpisodeSummary(goal="g"),
+    )
+    assert draft.payload["template"] == 'Click on the "{1}" button.'
 
 
 def _collapsible(agent: WebNavigator, family: str, success: bool) -> SearchHit:
@@ -612,3 +622,54 @@ async def test_a_task_kind_that_failed_and_was_never_solved_is_explored_by_sampl
     assert (
         WebNavigator(explore_temperature=0).explore_params(_nodelay_ctx(ScriptedLLM(), [failure], goal)) == {}
     )
+    # a sibling family's failure is no reason to leave greedy decoding
+    sibling_failure = _collapsible(agent, "click-collapsible", False)
+    assert agent.explore_params(_nodelay_ctx(ScriptedLLM(), [sibling_failure], goal)) == {}
+
+
+async def test_replay_leaves_out_the_scrolls_of_an_exemplar():
+    agent = WebNavigator()
+    goal = "Expand the section below and click submit."
+    past = _traj(
+        goal,
+        [
+            Step(i=0, action={"action": "scroll", "text": "down"}),
+            Step(i=1, action={"action": "click", "id": 1}, thought='target: link "Section #1"'),
+            Step(i=2, action={"action": "scroll", "text": "down"}),
+            Step(i=3, action={"action": "click", "id": 3}, thought='target: button "Submit"'),
+        ],
+        True,
+        family="click-collapsible-nodelay",
+    )
+    hit = _hit(agent.distil(past, EpisodeSummary(goal="g"))[0])
+    assert [s["action"] for s in hit.item.payload["steps"]] == ["scroll", "click", "scroll", "click"]
+    silent = ScriptedLLM()  # raises if called
+    ctx = _nodelay_ctx(silent, [hit], goal)
+    first = await agent.act(ctx)
+    assert first.action == WebAction(action="click", id=5)
+    ctx.history = [Step(i=0, action=first.action.model_dump(), thought=first.thought)]
+    second = await agent.act(ctx)
+    assert second.action == WebAction(action="click", id=6) and not silent.calls
+
+
+async def test_an_unnamed_element_clicked_for_another_goal_is_not_replayed():
+    agent = WebNavigator()
+    past = _traj(
+        'Click on a "text" widget.',
+        [Step(i=0, action={"action": "click", "id": 3}, thought='target: textbox ""')],
+        True,
+        family="click-widget",
+    )
+    hit = _hit(agent.distil(past, EpisodeSummary(goal="g"))[0])
+    page = [Element(id=2, role="button", name=""), Element(id=7, role="textbox", value="")]
+
+    def ctx(goal: str, model: ScriptedLLM) -> ActContext:
+        task = Task(id="click-widget#1", env="miniwob", goal=goal, meta={"family": "click-widget"})
+        return ctx_for(task, observation(goal, page), model, recalled=[hit])
+
+    model = ScriptedLLM(default=json.dumps({"action": "click", "id": 2}))
+    decision = await agent.act(ctx('Click on a "button" widget.', model))
+    assert decision.action.id == 2 and len(model.calls) == 1  # the model chose
+    silent = ScriptedLLM()  # raises if called
+    same = await agent.act(ctx('Click on a "text" widget.', silent))  # the very same goal: replayed
+    assert same.thought.startswith("[replayed]") and same.action.id == 7

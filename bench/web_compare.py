@@ -1,0 +1,94 @@
+"""Two MiniWoB++ runs (memory off, memory on) side by side, per session: solved, wins and losses, steps.
+
+    python bench/web_compare.py runs/web/off runs/web/on
+
+Only (session, task) pairs both runs finished are compared, so a run still going is compared on its
+prefix. Both arms see the same episode seeds (eval/miniwob.py), so a win is the same instance solved
+by one arm and not the other. Also counts the on arm's replayed steps (taken from an exemplar without a
+model call) and sampled steps (exploration of a task kind that failed before), and the families either
+arm ever solved.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from agentmem.eval.harness import ResultsLog
+
+
+def _rows(run: Path) -> dict[tuple[int, str], dict]:
+    return {
+        (r.session, r.task_id): r.model_dump(mode="json") for r in ResultsLog(run / "results.jsonl").load()
+    }
+
+
+def _family(task_id: str) -> str:
+    return task_id.split("#", 1)[0]
+
+
+def compare(off_dir: Path, on_dir: Path) -> dict:
+    off, on = _rows(off_dir), _rows(on_dir)
+    common = sorted(set(off) & set(on))
+    sessions = []
+    for s in sorted({k[0] for k in common}):
+        keys = [k for k in common if k[0] == s]
+
+        def steps_per_success(rows: dict, keys: list = keys) -> float:
+            steps = [rows[k]["steps"] for k in keys if rows[k]["solved"]]
+            return round(sum(steps) / len(steps), 2) if steps else 0.0
+
+        sessions.append(
+            {
+                "session": s,
+                "n": len(keys),
+                "off": sum(off[k]["solved"] for k in keys),
+                "on": sum(on[k]["solved"] for k in keys),
+                "off_rate": round(sum(off[k]["solved"] for k in keys) / len(keys), 3),
+                "on_rate": round(sum(on[k]["solved"] for k in keys) / len(keys), 3),
+                "steps_per_success_off": steps_per_success(off),
+                "steps_per_success_on": steps_per_success(on),
+                "on_wins": [k[1] for k in keys if on[k]["solved"] and not off[k]["solved"]],
+                "on_losses": [k[1] for k in keys if off[k]["solved"] and not on[k]["solved"]],
+                "on_replayed_steps": sum(on[k]["details"].get("replayed_steps", 0) for k in keys),
+                "on_sampled_steps": sum(on[k]["details"].get("sampled_steps", 0) for k in keys),
+            }
+        )
+    ever = {
+        arm: {_family(k[1]) for k in common if rows[k]["solved"]} for arm, rows in (("off", off), ("on", on))
+    }
+    return {
+        "sessions": sessions,
+        "families_ever_solved": {arm: len(f) for arm, f in ever.items()},
+        "families_only_on": sorted(ever["on"] - ever["off"]),
+        "families_only_off": sorted(ever["off"] - ever["on"]),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("off", type=Path)
+    ap.add_argument("on", type=Path)
+    ap.add_argument("--json", action="store_true", help="print the whole comparison as JSON")
+    args = ap.parse_args()
+    result = compare(args.off, args.on)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    print("| session | n | memory off | memory on | steps/success off / on | on: replayed / sampled steps |")
+    print("|---|---|---|---|---|---|")
+    for s in result["sessions"]:
+        print(
+            f"| {s['session']} | {s['n']} | {s['off_rate']:.0%} ({s['off']}) | {s['on_rate']:.0%} ({s['on']}) "
+            f"| {s['steps_per_success_off']} / {s['steps_per_success_on']} "
+            f"| {s['on_replayed_steps']} / {s['on_sampled_steps']} |"
+        )
+    for s in result["sessions"]:
+        print(f"session {s['session']}: on won {s['on_wins']}; on lost {s['on_losses']}")
+    print("families ever solved:", result["families_ever_solved"])
+    print("only on:", result["families_only_on"], "| only off:", result["families_only_off"])
+
+
+if __name__ == "__main__":
+    main()
