@@ -640,12 +640,13 @@ class WebEnv:
         """A real mouse click at the element's centre when it is what the pointer would hit there.
 
         Cheaper than Playwright's actionability waits (one probe, one click); when the element is
-        covered or has no box, a DOM click still reaches the element's own handlers.
+        covered or has no box, a DOM click still reaches the element's own handlers. SVG elements
+        have no `.click()` (MiniWoB's pie menus), so they get a dispatched click event instead.
         """
         if probe.get("hit"):
             await page.mouse.click(probe["x"], probe["y"])
         else:
-            await page.evaluate("(s) => document.querySelector(s).click()", sel)
+            await page.evaluate(_DOM_CLICK, sel)
 
     async def _type(self, el: Element, sel: str, act: WebAction) -> None:
         editable = el.role in (
@@ -794,6 +795,13 @@ class WebEnv:
             path.write_bytes(png)
             self.screenshot_paths.append(path)
         return png
+
+
+_DOM_CLICK = """(s) => {
+  const el = document.querySelector(s);
+  if (typeof el.click === "function") { el.click(); return; }
+  el.dispatchEvent(new MouseEvent("click", {bubbles: true, cancelable: true, view: window}));
+}"""
 
 
 def png_data_url(png: bytes) -> str:

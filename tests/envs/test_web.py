@@ -187,3 +187,15 @@ async def test_missing_url_is_a_typed_error(chromium):
             await env.reset(Task(id="x", env="web", goal="g"))
     finally:
         await env.close()
+
+
+async def test_a_covered_svg_element_is_still_clickable(chromium, site):
+    """SVG elements have no .click(): the DOM fallback for a covered element dispatches a click event."""
+    env = WebEnv()
+    try:
+        obs = await env.reset(task(f"{site}/svg.html", goal="Pick the slice."))
+        res = await env.step(WebAction(action="click", id=el_id(obs, "Pie slice")))
+        assert res.observation.error is None, res.observation.error
+        assert "slice picked" in res.observation.text
+    finally:
+        await env.close()
