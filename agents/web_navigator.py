@@ -11,7 +11,10 @@ entities onto the new goal's, rewrites the exemplar's steps with them, and shows
 adapted plan and the next step resolved to an element id of the current page. With `replay` on
 (the default), a step that resolves to exactly one element of the current page is taken without a
 model call (Synapse-style trajectory replay, adapted to the new goal); the model decides whenever
-the exemplar runs out, a step does not resolve, or a replayed step failed. Page-derived text is
+the exemplar runs out, a step does not resolve, or a replayed step failed. A sibling family whose
+goals read the same (MiniWoB's -nodelay/-easy variants) lends its exemplars too. While a family has
+failed and nothing of its kind is replayable, the model is sampled instead of decoded greedily
+(explore-then-exploit across episodes: a sampled success becomes the exemplar). Page-derived text is
 quoted as untrusted data in prompts and in what is stored.
 """
 
@@ -318,7 +321,7 @@ class WebNavigator(LLMAgent):
         return bool(goal and old_goal) and template_similarity(old_goal, goal) >= self.sibling_min_similarity
 
     def explore_params(self, ctx: ActContext) -> dict[str, Any]:
-        """Sampling for a task kind that memory says greedy decoding failed and nothing solved.
+        """Sampling for a task family that memory says failed, with nothing of its kind replayable.
 
         Explore-then-exploit across episodes: the same greedy choice on a new instance of a task
         that failed the same way before is the likeliest failure; a sampled one may find a success,
