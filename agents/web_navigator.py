@@ -212,6 +212,7 @@ class WebNavigator(LLMAgent):
         replay_min_reward: float = 1.0,
         replay_max_failures: int = 0,
         sibling_min_similarity: float = 0.75,
+        explore: bool = True,
         explore_temperature: float = 0.5,
     ) -> None:
         self.history_steps = history_steps
@@ -224,7 +225,7 @@ class WebNavigator(LLMAgent):
         self.replay_min_reward = replay_min_reward
         self.replay_max_failures = replay_max_failures
         self.sibling_min_similarity = sibling_min_similarity
-        self.explore_temperature = explore_temperature
+        self.explore_temperature = explore_temperature if explore else 0.0
 
     # -- prompts -------------------------------------------------------------------------------
     @staticmethod

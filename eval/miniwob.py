@@ -160,7 +160,7 @@ async def run_miniwob_eval(cfg: MiniWoBEvalConfig, llm: Any = None) -> dict[str,
     memory = await open_memory(
         cfg.memory, Path(cfg.memory_db) if cfg.memory_db else out / "memory.db", "miniwob", cfg.embedder
     )
-    agent = WebNavigator(replay=cfg.replay, **({} if cfg.explore else {"explore_temperature": 0.0}))
+    agent = WebNavigator(replay=cfg.replay, explore=cfg.explore)
     loop_cfg = loop_config(cfg)
     host = BrowserHost(extra_args=OFFLINE_ARGS)
     server = MiniWoBServer().start()
