@@ -11,8 +11,10 @@ from __future__ import annotations
 import difflib
 import re
 
-_ENTITY = re.compile(r'"[^"]+"|\'[^\']+\'|\d[\d.,:/-]*|\S+')
+_ENTITY = re.compile(r'"[^"]+"|\'[^\']+\'|\d[\d.,:/-]*(?!\w)|\S+')  # "7v" is one token, "1942," a number
 _STRIP = "\"'.,;:!?()[]"
+_CONNECTORS = {"and", "or", "&"}
+_EMPTY = {"nothing", "none"}  # "Select nothing and click Submit": a list with no items
 
 
 def _tokens(text: str) -> list[str]:
@@ -33,6 +35,37 @@ def goal_mapping(old_goal: str, new_goal: str) -> dict[str, str]:
             if o and o != n:
                 mapping[o] = n
     return mapping
+
+
+def list_swaps(old_goal: str, new_goal: str) -> list[tuple[list[str], list[str]]]:
+    """Entity lists that changed length between two goals of one template ("Select A, B and click
+    Submit" -> "Select C, D, E and click Submit": (["A", "B"], ["C", "D", "E"])). `goal_mapping` can
+    only swap values one for one; a list that grew or shrank needs its per-item steps repeated."""
+    a, b = _tokens(old_goal), _tokens(new_goal)
+    swaps = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        if op == "equal":
+            continue
+        if not (_is_list(a[i1:i2]) or _is_list(b[j1:j2])):
+            continue  # "Miguelita" -> "New Zealand" is one value in two words: goal_mapping's job
+        old, new = _items(a[i1:i2]), _items(b[j1:j2])
+        if len(old) != len(new):
+            swaps.append((old, new))
+    return swaps
+
+
+def _is_list(tokens: list[str]) -> bool:
+    inner = tokens[:-1]
+    return (
+        any(t.endswith(",") for t in inner)
+        or any(t.lower() in _CONNECTORS for t in tokens)
+        or [t.strip(_STRIP).lower() for t in tokens] in ([w] for w in _EMPTY)
+    )
+
+
+def _items(tokens: list[str]) -> list[str]:
+    items = [t for t in (t.strip(_STRIP) for t in tokens) if t and t.lower() not in _CONNECTORS]
+    return [] if [t.lower() for t in items] in ([w] for w in _EMPTY) else items
 
 
 def adapt(text: str, mapping: dict[str, str]) -> str:

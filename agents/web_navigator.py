@@ -26,7 +26,7 @@ import zlib
 from typing import Any
 
 from agentmem.agents.base import ActContext, ActDecision, LLMAgent
-from agentmem.agents.entity_map import adapt, goal_mapping, template_similarity
+from agentmem.agents.entity_map import adapt, goal_mapping, list_swaps, template_similarity
 from agentmem.envs.base import UNTRUSTED_CLOSE, Observation, quote_untrusted
 from agentmem.envs.web import WebAction
 from agentmem.errors import LLMError
@@ -183,6 +183,62 @@ def render_step_plan(steps: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def expand_lists(
+    steps: list[dict[str, Any]], swaps: list[tuple[list[str], list[str]]]
+) -> tuple[list[dict[str, Any]], bool]:
+    """Repeat an exemplar's per-item steps for a goal whose entity list grew or shrank.
+
+    "Select A, B and click Submit" solved by click A, click B, click Submit becomes, for "Select C,
+    D, E...", click C, click D, click E, click Submit: the run of steps that hit the old items in
+    order, one same-kind step each, is the loop body. False when a swap finds no such run (the plan
+    would skip or keep items): the steps are then a hint, never a replay.
+    """
+    sound = True
+    for old, new in swaps:
+        names = [parse_target(s.get("target"))[1] for s in steps]
+        start = next(
+            (i for i in range(len(steps) - len(old) + 1) if old and names[i : i + len(old)] == old), None
+        )
+        if start is None:
+            sound = False
+            continue
+        body = steps[start : start + len(old)]
+        role = parse_target(body[0].get("target"))[0]
+        shape = {(s["action"], parse_target(s.get("target"))[0]) for s in body}
+        if len(shape) != 1 or any(s.get("text") is not None for s in body):
+            sound = False
+            continue
+        repeated = [{**body[0], "target": f'{role} "{item}"'} for item in new]
+        steps = steps[:start] + repeated + steps[start + len(old) :]
+    return steps, sound
+
+
+def adapt_steps(
+    steps: list[dict[str, Any]], old_goal: str, goal: str, *, drop_scrolls: bool = True
+) -> tuple[list[dict[str, Any]], bool]:
+    """An exemplar's steps rewritten for a new goal (entities swapped, item lists re-looped); and
+    whether the rewrite is sound enough to replay without the model.
+
+    Scrolls are left out (unless `drop_scrolls` is false): the element list does not depend on them, and a success found while
+    exploring may carry several (replayed, they would only spend the step budget).
+    """
+    kept = [s for s in steps if not (drop_scrolls and s.get("action") == "scroll")]
+    kept, sound = expand_lists(kept, list_swaps(old_goal, goal))
+    mapping = goal_mapping(old_goal, goal)
+    out = []
+    for s in kept:
+        step = {**s, "target": adapt(s.get("target") or "", mapping) or None}
+        if s.get("text") is not None:
+            step["text"] = adapt(s["text"], mapping)
+        out.append(step)
+    return out, sound
+
+
+def _comparable(step: dict[str, Any]) -> tuple[Any, ...]:
+    """A step as compared with a remembered one: kind, element, text, enter (falsy values alike)."""
+    return (step.get("action"), step.get("target") or None, step.get("text") or None, bool(step.get("enter")))
+
+
 def _clip_quoted(text: str, limit: int) -> str:
     """Clip an observation without losing the untrusted block's closing marker."""
     if len(text) <= limit:
@@ -326,31 +382,53 @@ class WebNavigator(LLMAgent):
 
         Explore-then-exploit across episodes: the same greedy choice on a new instance of a task
         that failed the same way before is the likeliest failure; a sampled one may find a success,
-        which memory then replays. The seed follows the episode and step, so a run is repeatable.
+        which memory then replays. `act` samples only where the greedy choice retraces a recalled
+        failure (`retraces_failure`): a family that greedy decoding solves only sometimes fails on
+        other paths, and keeps its greedy choice there. The seed follows the episode and step, so a
+        run is repeatable.
         """
-        if self.explore_temperature <= 0:
+        if self.explore_temperature <= 0 or not self._own_failures(ctx):
             return {}
         family = family_of(ctx.task)
         goal = goal_of(ctx.task, ctx.observation)
-        # Only the family's own failures: a sibling's failure says little about this page (seen:
-        # click-tab-2's failure sent click-tab-2-easy, which greedy decoding solves, into scrolling).
-        failed = any(
-            h.item.payload.get("kind") == "failure" and h.item.payload.get("family") == family
-            for h in ctx.recalled
-        )
-        if not failed:
-            return {}
         ex = self._best_exemplar(ctx.recalled, family, goal)
         if ex is not None and self._replayable(ex, failed_replays(ex, ctx.recalled)):
             return {}
         key = f"{ctx.task.id}|{ctx.task.payload.get('seed', '')}|{len(ctx.history)}"
         return {"temperature": self.explore_temperature, "seed": zlib.crc32(key.encode()) % 2**31}
 
+    @staticmethod
+    def _own_failures(ctx: ActContext) -> list[SearchHit]:
+        """Recalled failures of this very family (a sibling's failure says little about this page:
+        click-tab-2's sent click-tab-2-easy, which greedy decoding solves, into scrolling)."""
+        family = family_of(ctx.task)
+        return [
+            h
+            for h in ctx.recalled
+            if h.item.payload.get("kind") == "failure" and h.item.payload.get("family") == family
+        ]
+
+    def retraces_failure(self, action: WebAction, ctx: ActContext) -> bool:
+        """Whether this episode's steps so far plus `action` are the start of a recalled failure of
+        the family, adapted to this goal (same actions on the same elements, same text)."""
+        goal = goal_of(ctx.task, ctx.observation)
+        done = [_comparable(step_record(s)) for s in ctx.history if s.action is not None and not s.error]
+        proposed = {k: v for k, v in action.model_dump().items() if k in ("action", "text", "enter")}
+        target = self._target(action, ctx.observation)
+        path = [*done, _comparable({**proposed, "target": target})]
+        for hit in self._own_failures(ctx):
+            old_goal = str(hit.item.payload.get("goal", ""))
+            steps = adapt_steps(hit.item.payload.get("steps") or [], old_goal, goal, drop_scrolls=False)[0]
+            failed = [_comparable(s) for s in steps]
+            if failed[: len(path)] == path:
+                return True
+        return False
+
     def _replayable(self, hit: SearchHit, failures: int) -> bool:
         return _reward(hit) >= self.replay_min_reward and failures <= self.replay_max_failures
 
     def _exemplar_note(self, hit: SearchHit, goal: str, ctx: ActContext) -> str:
-        steps = self._adapted_steps(hit, goal)
+        steps = adapt_steps(hit.item.payload["steps"], str(hit.item.payload.get("goal", "")), goal)[0]
         done = sum(1 for s in ctx.history if s.action is not None and not s.error)
         lines = ["A past success on this kind of task, adapted to your goal:"]
         lines.append(quote_untrusted("\n".join(render_step_plan(steps)), source="memory"))
@@ -361,20 +439,6 @@ class WebNavigator(LLMAgent):
         else:
             lines.append("All its steps are done.")
         return "\n".join(lines)
-
-    def _adapted_steps(self, hit: SearchHit, goal: str) -> list[dict[str, Any]]:
-        mapping = goal_mapping(str(hit.item.payload.get("goal", "")), goal)
-        out = []
-        # Scrolls are left out: the element list does not depend on them, and a success found while
-        # exploring may carry several (replayed, they would only spend the step budget).
-        for s in hit.item.payload["steps"]:
-            if s.get("action") == "scroll":
-                continue
-            step = {**s, "target": adapt(s.get("target") or "", mapping) or None}
-            if s.get("text") is not None:
-                step["text"] = adapt(s["text"], mapping)
-            out.append(step)
-        return out
 
     def replay_action(self, ctx: ActContext) -> tuple[WebAction, str] | None:
         """The exemplar's next step as an action, when it is safe to take without the model.
@@ -396,9 +460,9 @@ class WebNavigator(LLMAgent):
         similarity = template_similarity(old_goal, goal)
         if similarity < self.replay_min_similarity:
             return None
-        steps = self._adapted_steps(hit, goal)
+        steps, sound = adapt_steps(hit.item.payload["steps"], old_goal, goal)
         done = len(ctx.history)
-        if done >= len(steps):
+        if not sound or done >= len(steps):
             return None
         step = steps[done]
         if step["action"] == "click" and not parse_target(step.get("target"))[1] and old_goal != goal:
@@ -477,11 +541,18 @@ class WebNavigator(LLMAgent):
         messages = self.build_messages(ctx)
         sampling = self.explore_params(ctx)
         try:
-            completion = await ctx.llm.chat(
-                messages, schema=WebAction, max_tokens=self.max_tokens, **sampling
-            )
+            completion = await ctx.llm.chat(messages, schema=WebAction, max_tokens=self.max_tokens)
             usage = completion.usage
             action: WebAction = completion.parsed
+            if sampling and self.retraces_failure(action, ctx):
+                # The greedy choice walks a path that failed before: draw another (it may be the same).
+                completion = await ctx.llm.chat(
+                    messages, schema=WebAction, max_tokens=self.max_tokens, **sampling
+                )
+                usage = usage.add(completion.usage)
+                action = completion.parsed
+            else:
+                sampling = {}
             if self._repeats_last_success(action, ctx.history):
                 # Small models loop on an action that already worked (typing the same text again):
                 # one re-ask with that fact spelled out costs a call but saves the wasted step.

@@ -1,6 +1,6 @@
 """Template instances mapped onto each other: the entity map behind exemplar replay and worked cases."""
 
-from agentmem.agents.entity_map import adapt, goal_mapping, template_similarity
+from agentmem.agents.entity_map import adapt, goal_mapping, list_swaps, template_similarity
 
 
 def test_values_of_one_question_template_map_onto_another() -> None:
@@ -26,3 +26,18 @@ def test_template_similarity_reads_wording_not_values() -> None:
         a, "Enter the date 5/3."
     )
     assert template_similarity(a, a) == 1.0
+
+
+def test_lists_that_grow_or_shrink_are_swapped_whole() -> None:
+    old = "Select C0ZWRz, vrD and click Submit."
+    assert list_swaps(old, "Select 7v, DW, 3HK and click Submit.") == [
+        (["C0ZWRz", "vrD"], ["7v", "DW", "3HK"])
+    ]
+    assert list_swaps(old, "Select nothing and click Submit.") == [(["C0ZWRz", "vrD"], [])]
+    assert list_swaps(old, "Select Ab, Cd and click Submit.") == []  # same length: goal_mapping swaps them
+    # one value spelled in two words is not a list
+    assert list_swaps("Select Miguelita from the list.", "Select New Zealand from the list.") == []
+    assert goal_mapping("Select Miguelita from the list.", "Select New Zealand from the list.") == {
+        "Miguelita": "New Zealand"
+    }
+    assert goal_mapping("Select 7v and go.", "Select 3HK and go.") == {"7v": "3HK"}  # digits lead a word

@@ -530,7 +530,9 @@ async def test_an_exemplar_whose_replay_failed_is_a_hint_not_a_replay_and_ranks_
 
     model = ScriptedLLM(default=json.dumps({"action": "click", "id": 4}))
     await agent.act(_jerrie_ctx(model, [lucky, failure]))
-    assert len(model.calls) == 1  # not replayed: the model decided
+    assert model.calls and "temperature" not in model.calls[0]["params"]  # not replayed: the model decided
+    # (clicking Submit first retraces the recorded failure, so a second, sampled draw follows)
+    assert [c["params"].get("temperature") for c in model.calls[1:]] == [agent.explore_temperature]
     silent = ScriptedLLM()  # raises if called
     first = await agent.act(_jerrie_ctx(silent, [sound, failure]))
     assert first.thought.startswith("[replayed]") and not silent.calls
@@ -610,12 +612,22 @@ async def test_a_task_kind_that_failed_and_was_never_solved_is_explored_by_sampl
     assert agent.explore_params(later)["seed"] != params["seed"]  # each step its own draw...
     assert agent.explore_params(_nodelay_ctx(ScriptedLLM(), [failure], goal)) == params  # ...repeatable
 
-    model = ScriptedLLM(default=json.dumps({"action": "click", "id": 6}))
-    decision = await agent.act(_nodelay_ctx(model, [failure], goal))
-    assert model.calls[0]["params"]["temperature"] == agent.explore_temperature
-    assert decision.thought.startswith(SAMPLED)
+    # The failure expanded the section first. Greedy decoding proposes the same: the step is drawn
+    # again by sampling, and marked.
+    failed_path = ScriptedLLM(
+        [json.dumps({"action": "click", "id": 5}), json.dumps({"action": "click", "id": 6})]
+    )
+    decision = await agent.act(_nodelay_ctx(failed_path, [failure], goal))
+    assert [c["params"].get("temperature") for c in failed_path.calls] == [None, agent.explore_temperature]
+    assert decision.thought.startswith(SAMPLED) and decision.action.id == 6
     step = Step(i=0, action=decision.action.model_dump(), thought=decision.thought)
     assert step_target(step) == 'button "Submit"'  # the sampled marker does not hide the target
+    # Greedy decoding proposes another path than the failure's: it is kept (families that greedy
+    # decoding solves only sometimes keep what works for them).
+    other_path = ScriptedLLM(default=json.dumps({"action": "click", "id": 6}))
+    kept = await agent.act(_nodelay_ctx(other_path, [failure], goal))
+    assert len(other_path.calls) == 1 and not kept.thought.startswith(SAMPLED)
+
     # once something of this kind succeeded, memory replays it instead of exploring
     success = _collapsible(agent, "click-collapsible", True)
     assert agent.explore_params(_nodelay_ctx(ScriptedLLM(), [failure, success], goal)) == {}
@@ -673,3 +685,51 @@ async def test_an_unnamed_element_clicked_for_another_goal_is_not_replayed():
     silent = ScriptedLLM()  # raises if called
     same = await agent.act(ctx('Click on a "text" widget.', silent))  # the very same goal: replayed
     assert same.thought.startswith("[replayed]") and same.action.id == 7
+
+
+async def test_an_exemplar_of_a_shorter_or_longer_item_list_replays_its_loop_for_each_new_item():
+    agent = WebNavigator()
+    past = _traj(
+        "Select Ab, Cd and click Submit.",
+        [
+            Step(i=0, action={"action": "click", "id": 1}, thought='target: checkbox "Ab"'),
+            Step(i=1, action={"action": "click", "id": 2}, thought='target: checkbox "Cd"'),
+            Step(i=2, action={"action": "click", "id": 3}, thought='target: button "Submit"'),
+        ],
+        True,
+        family="click-checkboxes",
+    )
+    hit = _hit(agent.distil(past, EpisodeSummary(goal="g"))[0])
+    names = ["Ef", "Gh", "7v", "Ij"]
+    page = [Element(id=10 + i, role="checkbox", name=n) for i, n in enumerate(names)]
+    page.append(Element(id=20, role="button", name="Submit"))
+
+    async def replay(goal: str) -> list[int]:
+        task = Task(id="click-checkboxes#1", env="miniwob", goal=goal, meta={"family": "click-checkboxes"})
+        ctx = ctx_for(task, observation(goal, page), ScriptedLLM(), recalled=[hit])  # raises if asked
+        ids = []
+        for i in range(5):
+            decision = await agent.act(ctx)
+            ids.append(decision.action.id)
+            ctx.history.append(Step(i=i, action=decision.action.model_dump(), thought=decision.thought))
+            if decision.action.id == 20:
+                return ids
+        return ids
+
+    assert await replay("Select Ef, Gh, 7v and click Submit.") == [10, 11, 12, 20]
+    assert await replay("Select Ij and click Submit.") == [13, 20]
+    assert await replay("Select nothing and click Submit.") == [20]
+
+    # an exemplar with no per-item steps to repeat ("Select nothing") only hints: the model decides
+    empty = _traj(
+        "Select nothing and click Submit.",
+        [Step(i=0, action={"action": "click", "id": 3}, thought='target: button "Submit"')],
+        True,
+        family="click-checkboxes",
+    )
+    goal = "Select Ef, Gh and click Submit."
+    task = Task(id="click-checkboxes#2", env="miniwob", goal=goal, meta={"family": "click-checkboxes"})
+    model = ScriptedLLM(default=json.dumps({"action": "click", "id": 10}))
+    recalled = [_hit(agent.distil(empty, EpisodeSummary(goal="g"))[0])]
+    decision = await agent.act(ctx_for(task, observation(goal, page), model, recalled=recalled))
+    assert decision.action.id == 10 and len(model.calls) == 1
