@@ -49,7 +49,7 @@ class MiniWoBEvalConfig(BaseModel):
     model: str | None = None
     embedder: str | None = None  # memory embedder name (default from config: MiniLM)
     replay: bool = True  # take unambiguous steps of an adapted same-family exemplar without a model call
-    explore: bool = True  # sample on a task kind that failed before and has no success (memory on)
+    explore: bool = True  # resample steps that retrace a remembered failure of an unsolved family (memory on)
     progress: bool = True
 
 

@@ -40,7 +40,9 @@ def eval_miniwob(
         True, help="take unambiguous steps of a remembered same-family success without a model call"
     ),
     explore: bool = typer.Option(
-        True, help="sample (not greedy) on a task kind that memory says failed and nothing solved"
+        True,
+        help="resample a step where greedy decoding retraces a remembered failure of a task family"
+        " that nothing solved yet",
     ),
 ) -> None:
     """MiniWoB++ offline with the web navigator; writes results.jsonl, summary.json, learning_curve.png, report.html."""
