@@ -179,6 +179,8 @@ def render_step_plan(steps: list[dict[str, Any]]) -> list[str]:
             line += f" {s.get('text') or 'down'}"
         if s.get("enter"):
             line += " +enter"
+        if s.get("error"):
+            line += " (error)"
         out.append(line)
     return out
 
@@ -410,9 +412,10 @@ class WebNavigator(LLMAgent):
 
     def retraces_failure(self, action: WebAction, ctx: ActContext) -> bool:
         """Whether this episode's steps so far plus `action` are the start of a recalled failure of
-        the family, adapted to this goal (same actions on the same elements, same text)."""
+        the family, adapted to this goal (same actions on the same elements, same text; steps that
+        failed count on both sides)."""
         goal = goal_of(ctx.task, ctx.observation)
-        done = [_comparable(step_record(s)) for s in ctx.history if s.action is not None and not s.error]
+        done = [_comparable(step_record(s)) for s in ctx.history if s.action is not None]
         proposed = {k: v for k, v in action.model_dump().items() if k in ("action", "text", "enter")}
         target = self._target(action, ctx.observation)
         path = [*done, _comparable({**proposed, "target": target})]
@@ -631,6 +634,13 @@ class WebNavigator(LLMAgent):
             }
             return [MemoryDraft(kind="concept", text=text, payload=payload)]
         if success is False:
+            # A failure keeps its failed steps too (flagged): typing into what is not a text box, three
+            # times over, is the very path a later episode should not walk again (`retraces_failure`).
+            steps = [
+                {**step_record(s), **({"error": True} if s.error else {})}
+                for s in trajectory.steps
+                if s.action is not None
+            ][:12]
             tried = render_step_plan(steps)[-4:] if steps else ["(no valid action)"]
             errors = [s.error for s in trajectory.steps if s.error][-2:]
             how = trajectory.outcome.detail or "failed"
