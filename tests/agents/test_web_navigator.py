@@ -733,3 +733,34 @@ async def test_an_exemplar_of_a_shorter_or_longer_item_list_replays_its_loop_for
     recalled = [_hit(agent.distil(empty, EpisodeSummary(goal="g"))[0])]
     decision = await agent.act(ctx_for(task, observation(goal, page), model, recalled=recalled))
     assert decision.action.id == 10 and len(model.calls) == 1
+
+
+async def test_a_failure_that_kept_erroring_is_retraced_and_explored_step_by_step():
+    agent = WebNavigator()
+    old_goal = "Select 12/28/2016 as the date and hit submit."
+    typed = {"action": "type", "id": 1, "text": "12/28/2016", "enter": True}
+    erroring = [
+        Step(
+            i=i, action=typed, thought='target: generic "datepicker"', error="element [1] is not a text field"
+        )
+        for i in range(3)
+    ]
+    [draft] = agent.distil(_traj(old_goal, erroring, False, family="choose-date"), EpisodeSummary(goal="g"))
+    assert [s.get("error") for s in draft.payload["steps"]] == [True, True, True]
+    assert "(error)" in draft.text
+    failure = _hit(draft)
+
+    goal = "Select 03/02/2016 as the date and hit submit."
+    task = Task(
+        id="choose-date#0", env="miniwob", goal=goal, payload={"seed": 3}, meta={"family": "choose-date"}
+    )
+    page = [Element(id=1, role="generic", name="datepicker"), Element(id=2, role="button", name="Submit")]
+    retyped = json.dumps({"action": "type", "id": 1, "text": "03/02/2016", "enter": True})
+    model = ScriptedLLM([retyped, json.dumps({"action": "click", "id": 1})])
+    ctx = ctx_for(task, observation(goal, page), model, recalled=[failure])
+    decision = await agent.act(ctx)
+    assert decision.thought.startswith(SAMPLED) and decision.action == WebAction(action="click", id=1)
+    # a second erroring attempt on the same path is still the failure's path
+    ctx.history = [Step(i=0, action=json.loads(retyped), thought='target: generic "datepicker"', error="x")]
+    assert agent.retraces_failure(WebAction.model_validate_json(retyped), ctx)
+    assert not agent.retraces_failure(WebAction(action="click", id=2), ctx)
