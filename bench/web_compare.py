@@ -5,8 +5,8 @@
 Only (session, task) pairs both runs finished are compared, so a run still going is compared on its
 prefix. Both arms see the same episode seeds (eval/miniwob.py), so a win is the same instance solved
 by one arm and not the other. Also counts the on arm's replayed steps (taken from an exemplar without a
-model call) and sampled steps (exploration of a task kind that failed before), and the families either
-arm ever solved.
+model call) and sampled steps (a step redrawn where greedy decoding retraced a remembered failure), how
+many episodes with either were solved, and the families either arm ever solved.
 """
 
 from __future__ import annotations
@@ -26,6 +26,12 @@ def _rows(run: Path) -> dict[tuple[int, str], dict]:
 
 def _family(task_id: str) -> str:
     return task_id.split("#", 1)[0]
+
+
+def _solved_of(rows: dict, keys: list, marker: str) -> list[int]:
+    """[solved, episodes] among the on arm's episodes with at least one step of this kind."""
+    marked = [k for k in keys if rows[k]["details"].get(marker, 0)]
+    return [sum(rows[k]["solved"] for k in marked), len(marked)]
 
 
 def compare(off_dir: Path, on_dir: Path) -> dict:
@@ -53,6 +59,8 @@ def compare(off_dir: Path, on_dir: Path) -> dict:
                 "on_losses": [k[1] for k in keys if off[k]["solved"] and not on[k]["solved"]],
                 "on_replayed_steps": sum(on[k]["details"].get("replayed_steps", 0) for k in keys),
                 "on_sampled_steps": sum(on[k]["details"].get("sampled_steps", 0) for k in keys),
+                "on_replayed_episodes": _solved_of(on, keys, "replayed_steps"),
+                "on_sampled_episodes": _solved_of(on, keys, "sampled_steps"),
             }
         )
     ever = {
@@ -86,6 +94,8 @@ def main() -> None:
         )
     for s in result["sessions"]:
         print(f"session {s['session']}: on won {s['on_wins']}; on lost {s['on_losses']}")
+        (rs, rn), (ss, sn) = s["on_replayed_episodes"], s["on_sampled_episodes"]
+        print(f"  on: episodes with replayed steps solved {rs}/{rn}; with sampled steps solved {ss}/{sn}")
     print("families ever solved:", result["families_ever_solved"])
     print("only on:", result["families_only_on"], "| only off:", result["families_only_off"])
 
