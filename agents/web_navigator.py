@@ -12,10 +12,11 @@ adapted plan and the next step resolved to an element id of the current page. Wi
 (the default), a step that resolves to exactly one element of the current page is taken without a
 model call (Synapse-style trajectory replay, adapted to the new goal); the model decides whenever
 the exemplar runs out, a step does not resolve, or a replayed step failed. A sibling family whose
-goals read the same (MiniWoB's -nodelay/-easy variants) lends its exemplars too. While a family has
-failed and nothing of its kind is replayable, the model is sampled instead of decoded greedily
-(explore-then-exploit across episodes: a sampled success becomes the exemplar). Page-derived text is
-quoted as untrusted data in prompts and in what is stored.
+goals read the same (MiniWoB's -nodelay/-easy variants) lends its exemplars too; an exemplar's
+per-item steps are repeated for a goal with a longer or shorter item list. While a family has failed
+and nothing of its kind is replayable, a step whose greedy choice retraces the recalled failure is
+drawn again by sampling (explore-then-exploit across episodes: a sampled success becomes the
+exemplar). Page-derived text is quoted as untrusted data in prompts and in what is stored.
 """
 
 from __future__ import annotations
@@ -221,8 +222,9 @@ def adapt_steps(
     """An exemplar's steps rewritten for a new goal (entities swapped, item lists re-looped); and
     whether the rewrite is sound enough to replay without the model.
 
-    Scrolls are left out (unless `drop_scrolls` is false): the element list does not depend on them, and a success found while
-    exploring may carry several (replayed, they would only spend the step budget).
+    Scrolls are left out (unless `drop_scrolls` is false): the element list does not depend on them,
+    and a success found while exploring may carry several (replayed, they would only spend the step
+    budget).
     """
     kept = [s for s in steps if not (drop_scrolls and s.get("action") == "scroll")]
     kept, sound = expand_lists(kept, list_swaps(old_goal, goal))
