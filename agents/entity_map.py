@@ -14,7 +14,8 @@ import re
 _ENTITY = re.compile(r'"[^"]+"|\'[^\']+\'|\d[\d.,:/-]*(?!\w)|\S+')  # "7v" is one token, "1942," a number
 _STRIP = "\"'.,;:!?()[]"
 _CONNECTORS = {"and", "or", "&"}
-_EMPTY = {"nothing", "none"}  # "Select nothing and click Submit": a list with no items
+EMPTY_LIST_WORDS = frozenset({"nothing", "none"})  # "Select nothing and click Submit": no items
+_EMPTY = EMPTY_LIST_WORDS
 
 
 def _tokens(text: str) -> list[str]:

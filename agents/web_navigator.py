@@ -27,7 +27,7 @@ import zlib
 from typing import Any
 
 from agentmem.agents.base import ActContext, ActDecision, LLMAgent
-from agentmem.agents.entity_map import adapt, goal_mapping, list_swaps, template_similarity
+from agentmem.agents.entity_map import EMPTY_LIST_WORDS, adapt, goal_mapping, list_swaps, template_similarity
 from agentmem.envs.base import UNTRUSTED_CLOSE, Observation, quote_untrusted
 from agentmem.envs.web import WebAction
 from agentmem.errors import LLMError
@@ -227,7 +227,8 @@ def adapt_steps(
     budget).
     """
     kept = [s for s in steps if not (drop_scrolls and s.get("action") == "scroll")]
-    kept, sound = expand_lists(kept, list_swaps(old_goal, goal))
+    swaps = list_swaps(old_goal, goal)
+    kept, sound = expand_lists(kept, swaps)
     mapping = goal_mapping(old_goal, goal)
     out = []
     for s in kept:
@@ -235,6 +236,15 @@ def adapt_steps(
         if s.get("text") is not None:
             step["text"] = adapt(s["text"], mapping)
         out.append(step)
+    # A goal whose entities changed while no step takes up a new one: the old steps chose by what the
+    # old goal said in a way the swap cannot reach (seen: click-widget's "text" success clicked
+    # `clickable ".widget"`, replayed for a "button" widget).
+    listed = {item for old, _ in swaps for item in old}
+    swapped = [v for k, v in mapping.items() if not set(re.split(r"[,\s]+", k)) <= listed | EMPTY_LIST_WORDS]
+    new_values = [*swapped, *(item for _, items in swaps for item in items)]
+    written = " ".join(f"{s.get('target') or ''} {s.get('text') or ''}" for s in out)
+    if new_values and not any(v in written for v in new_values):
+        sound = False
     return out, sound
 
 
@@ -433,7 +443,18 @@ class WebNavigator(LLMAgent):
         return _reward(hit) >= self.replay_min_reward and failures <= self.replay_max_failures
 
     def _exemplar_note(self, hit: SearchHit, goal: str, ctx: ActContext) -> str:
-        steps = adapt_steps(hit.item.payload["steps"], str(hit.item.payload.get("goal", "")), goal)[0]
+        old_goal = str(hit.item.payload.get("goal", ""))
+        steps, sound = adapt_steps(hit.item.payload["steps"], old_goal, goal)
+        if not sound:
+            # Not adaptable to this goal: shown as what it was, for another goal, with no next step
+            # to copy (a small model copies a suggested element id).
+            old = [s for s in hit.item.payload["steps"] if s.get("action") != "scroll"]
+            lines = [
+                "A past success on a similar goal (not yours):",
+                quote_untrusted(old_goal, source="memory"),
+            ]
+            lines.append(quote_untrusted("\n".join(render_step_plan(old)), source="memory"))
+            return "\n".join(lines)
         done = sum(1 for s in ctx.history if s.action is not None and not s.error)
         lines = ["A past success on this kind of task, adapted to your goal:"]
         lines.append(quote_untrusted("\n".join(render_step_plan(steps)), source="memory"))

@@ -764,3 +764,26 @@ async def test_a_failure_that_kept_erroring_is_retraced_and_explored_step_by_ste
     ctx.history = [Step(i=0, action=json.loads(retyped), thought='target: generic "datepicker"', error="x")]
     assert agent.retraces_failure(WebAction.model_validate_json(retyped), ctx)
     assert not agent.retraces_failure(WebAction(action="click", id=2), ctx)
+
+
+async def test_an_exemplar_that_takes_up_none_of_the_new_goals_entities_is_shown_as_it_was_not_replayed():
+    agent = WebNavigator()
+    old_goal = 'Click on a "text" widget.'
+    step = Step(i=0, action={"action": "click", "id": 1}, thought='target: clickable ".widget"')
+    hit = _hit(
+        agent.distil(_traj(old_goal, [step], True, family="click-widget"), EpisodeSummary(goal="g"))[0]
+    )
+    page = [Element(id=2, role="button", name="ok"), Element(id=7, role="clickable", name=".widget")]
+    goal = 'Click on a "button" widget.'
+    task = Task(id="click-widget#1", env="miniwob", goal=goal, meta={"family": "click-widget"})
+    model = ScriptedLLM(default=json.dumps({"action": "click", "id": 2}))
+    ctx = ctx_for(task, observation(goal, page), model, recalled=[hit])
+    decision = await agent.act(ctx)
+    assert decision.action.id == 2 and len(model.calls) == 1  # the model chose: nothing was replayed
+    notes = agent.memory_notes(ctx)
+    assert "not yours" in notes and inside_quotes(notes, old_goal) and "next step" not in notes
+    # the very same goal is replayed as before
+    same = Task(id="click-widget#2", env="miniwob", goal=old_goal, meta={"family": "click-widget"})
+    silent = ScriptedLLM()  # raises if called
+    replayed = await agent.act(ctx_for(same, observation(old_goal, page), silent, recalled=[hit]))
+    assert replayed.thought.startswith("[replayed]") and replayed.action.id == 7
