@@ -59,6 +59,11 @@ def compare(off_dir: Path, on_dir: Path) -> dict:
                 "on_losses": [k[1] for k in keys if off[k]["solved"] and not on[k]["solved"]],
                 "on_replayed_steps": sum(on[k]["details"].get("replayed_steps", 0) for k in keys),
                 "on_sampled_steps": sum(on[k]["details"].get("sampled_steps", 0) for k in keys),
+                # Headroom for replay alone: this session's tasks whose family the on arm solved in
+                # an earlier session (perfect reuse would solve at least these).
+                "on_solved_before": sum(
+                    1 for k in keys if any(on[j]["solved"] for j in on if j[0] < s and j[1] == k[1])
+                ),
                 "on_replayed_episodes": _solved_of(on, keys, "replayed_steps"),
                 "on_sampled_episodes": _solved_of(on, keys, "sampled_steps"),
             }
@@ -96,6 +101,9 @@ def main() -> None:
         print(f"session {s['session']}: on won {s['on_wins']}; on lost {s['on_losses']}")
         (rs, rn), (ss, sn) = s["on_replayed_episodes"], s["on_sampled_episodes"]
         print(f"  on: episodes with replayed steps solved {rs}/{rn}; with sampled steps solved {ss}/{sn}")
+        print(
+            f"  on: tasks solved in an earlier session {s['on_solved_before']}/{s['n']} (replay's headroom)"
+        )
     print("families ever solved:", result["families_ever_solved"])
     print("only on:", result["families_only_on"], "| only off:", result["families_only_off"])
 
