@@ -15,7 +15,6 @@ _ENTITY = re.compile(r'"[^"]+"|\'[^\']+\'|\d[\d.,:/-]*(?!\w)|\S+')  # "7v" is on
 _STRIP = "\"'.,;:!?()[]"
 _CONNECTORS = {"and", "or", "&"}
 EMPTY_LIST_WORDS = frozenset({"nothing", "none"})  # "Select nothing and click Submit": no items
-_EMPTY = EMPTY_LIST_WORDS
 
 
 def _tokens(text: str) -> list[str]:
@@ -55,18 +54,22 @@ def list_swaps(old_goal: str, new_goal: str) -> list[tuple[list[str], list[str]]
     return swaps
 
 
+def _is_empty(items: list[str]) -> bool:
+    return len(items) == 1 and items[0].lower() in EMPTY_LIST_WORDS
+
+
 def _is_list(tokens: list[str]) -> bool:
     inner = tokens[:-1]
     return (
         any(t.endswith(",") for t in inner)
         or any(t.lower() in _CONNECTORS for t in tokens)
-        or [t.strip(_STRIP).lower() for t in tokens] in ([w] for w in _EMPTY)
+        or _is_empty([t.strip(_STRIP) for t in tokens])
     )
 
 
 def _items(tokens: list[str]) -> list[str]:
     items = [t for t in (t.strip(_STRIP) for t in tokens) if t and t.lower() not in _CONNECTORS]
-    return [] if [t.lower() for t in items] in ([w] for w in _EMPTY) else items
+    return [] if _is_empty(items) else items
 
 
 def adapt(text: str, mapping: dict[str, str]) -> str:
