@@ -5,20 +5,29 @@ same for every memory mode. So session k's instances differ from session k-1's: 
 from transfer across instances of a task family, not from replaying a remembered answer, and an
 off-vs-on comparison sees identical instances. The env's reward (MiniWoB's own checker) is both
 the score and what memory learns from; there is no hidden label.
+
+Practice (`--practice N`, memory on only): before each session after the first, every task family
+the arm failed in the session just ended gets up to N extra episodes on seeds of their own (never a
+session's), stopping at its first success. They are scored by the env alone, written to
+`practice.jsonl` (not to the session results) and counted in the summary, since they spend episodes
+the off arm does not.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import html
 import time
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from agentmem.eval.harness import (
+    RESULTS_FILE,
     ResultRow,
+    ResultsLog,
     add_to_summary,
     episode_row,
     make_llm,
@@ -28,6 +37,8 @@ from agentmem.eval.harness import (
     write_run_outputs,
 )
 from agentmem.types import Task, Trajectory
+
+PRACTICE_FILE = "practice.jsonl"
 
 
 class MiniWoBEvalConfig(BaseModel):
@@ -50,13 +61,49 @@ class MiniWoBEvalConfig(BaseModel):
     embedder: str | None = None  # memory embedder name (default from config: MiniLM)
     replay: bool = True  # take unambiguous steps of an adapted same-family exemplar without a model call
     explore: bool = True  # resample steps that retrace a remembered failure of an unsolved family (memory on)
+    practice: int = Field(0, ge=0)  # extra episodes per family failed last session, before the next one
     progress: bool = True
+
+    @model_validator(mode="after")
+    def _practice_needs_memory(self) -> MiniWoBEvalConfig:
+        if self.practice and self.memory != "on":
+            raise ValueError(
+                f"--practice needs --memory on (only a learning memory keeps it), not {self.memory}"
+            )
+        return self
 
 
 def episode_seed(seed: int, session: int, task: str, episode: int) -> int:
     """A stable per-(run seed, session, task, episode) seed, independent of the memory mode."""
     digest = hashlib.sha256(f"{seed}|{session}|{task}|{episode}".encode()).digest()
     return int.from_bytes(digest[:4], "big") % 2_000_000_000
+
+
+def practice_seed(seed: int, session: int, task: str, attempt: int) -> int:
+    """A practice episode's seed: its own namespace, so it is never an evaluated instance's seed."""
+    return episode_seed(seed, session, f"practice:{task}", attempt)
+
+
+def practice_families(rows: list[ResultRow], session: int) -> list[str]:
+    """Families (task names) with an unsolved episode in `session`, in first-seen order."""
+    failed: dict[str, None] = {}
+    for r in rows:
+        if r.session == session and not r.solved and r.level:
+            failed.setdefault(r.level, None)
+    return list(failed)
+
+
+def practice_summary(rows: list[ResultRow]) -> dict[str, dict[str, int]]:
+    """Per session it preceded: practice episodes run, solved, and families solved."""
+    out: dict[str, dict[str, int]] = {}
+    for session in sorted({r.session for r in rows}):
+        srows = [r for r in rows if r.session == session]
+        out[str(session)] = {
+            "episodes": len(srows),
+            "solved": sum(r.solved for r in srows),
+            "families_solved": len({r.level for r in srows if r.solved}),
+        }
+    return out
 
 
 def build_tasks(cfg: MiniWoBEvalConfig) -> list[Task]:
@@ -166,12 +213,13 @@ async def run_miniwob_eval(cfg: MiniWoBEvalConfig, llm: Any = None) -> dict[str,
     server = MiniWoBServer().start()
     shot_slots: dict[int, int] = {}
 
-    async def run_task(skeleton: Task, session: int) -> ResultRow:
+    async def run_task(skeleton: Task, session: int, *, seed: int | None = None) -> ResultRow:
         name = str(skeleton.payload["task"])
         episode = int(skeleton.id.rsplit("#", 1)[1])
-        seed = episode_seed(cfg.seed, session, name, episode)
+        practice = seed is not None
+        seed = seed if practice else episode_seed(cfg.seed, session, name, episode)
         meta = dict(skeleton.meta)
-        if shot_slots.get(session, 0) < cfg.screenshot_episodes:
+        if not practice and shot_slots.get(session, 0) < cfg.screenshot_episodes:
             shot_slots[session] = shot_slots.get(session, 0) + 1
             meta["screenshot_dir"] = str(out / "screenshots" / f"s{session}" / skeleton.id.replace("#", "_"))
             meta["screenshots"] = True
@@ -196,6 +244,32 @@ async def run_miniwob_eval(cfg: MiniWoBEvalConfig, llm: Any = None) -> dict[str,
             details={"seed": seed, **trajectory_details(traj, shots)},
         )
 
+    practice_log = ResultsLog(out / PRACTICE_FILE)
+
+    async def practise(session: int) -> None:
+        """Practice episodes for the families failed in the previous session (resumable)."""
+        if cfg.practice == 0 or session == 1:
+            return
+        done = {r.task_id: r for r in practice_log.load() if r.session == session}
+        by_name = {str(t.payload["task"]): t for t in tasks}
+        sem = asyncio.Semaphore(max(1, cfg.concurrency))
+
+        async def family(name: str) -> None:
+            for attempt in range(cfg.practice):  # attempts in order: stop at the first success
+                task_id = f"{name}#p{attempt}"
+                row = done.get(task_id)
+                if row is None:
+                    async with sem:
+                        seed = practice_seed(cfg.seed, session, name, attempt)
+                        row = await run_task(by_name[name], session, seed=seed)
+                    row = row.model_copy(update={"task_id": task_id})
+                    await practice_log.append(row)
+                if row.solved:
+                    return
+
+        failed = practice_families(ResultsLog(out / RESULTS_FILE).load(), session - 1)
+        await asyncio.gather(*(family(name) for name in failed if name in by_name))
+
     try:
         rows = await run_sessions(
             tasks,
@@ -203,6 +277,7 @@ async def run_miniwob_eval(cfg: MiniWoBEvalConfig, llm: Any = None) -> dict[str,
             out_dir=out,
             run_task=run_task,
             concurrency=cfg.concurrency,
+            before_session=practise,
             description=f"miniwob ({len(tasks)} episodes/session, memory {cfg.memory})",
             progress=cfg.progress,
         )
@@ -221,7 +296,10 @@ async def run_miniwob_eval(cfg: MiniWoBEvalConfig, llm: Any = None) -> dict[str,
         rows=rows,
         extra_html=lambda run_rows: screenshots_html(run_rows, out),
     )
-    return add_to_summary(out, {"steps_per_success": steps_per_success(rows)}, summary)
+    extra: dict[str, Any] = {"steps_per_success": steps_per_success(rows)}
+    if cfg.practice:
+        extra["practice"] = practice_summary(practice_log.load())
+    return add_to_summary(out, extra, summary)
 
 
 def steps_per_success(rows: list[ResultRow]) -> dict[str, float]:

@@ -44,6 +44,12 @@ def eval_miniwob(
         help="resample a step where greedy decoding retraces a remembered failure of a task family"
         " that nothing solved yet",
     ),
+    practice: int = typer.Option(
+        0,
+        min=0,
+        help="memory on: before each later session, up to N extra episodes (own seeds, env reward) for"
+        " every family failed in the session before; logged to practice.jsonl, not scored",
+    ),
 ) -> None:
     """MiniWoB++ offline with the web navigator; writes results.jsonl, summary.json, learning_curve.png, report.html."""
     from agentmem.eval.miniwob import MiniWoBEvalConfig, run_miniwob_eval
@@ -53,7 +59,7 @@ def eval_miniwob(
         tasks=tasks, episodes=episodes, sessions=sessions, memory=memory, memory_db=memory_db,
         concurrency=concurrency, seed=seed, out=out, limit=limit, max_steps=max_steps,
         coach_every=coach_every, condense=condense, backend=backend, model=model, embedder=embedder,
-        replay=replay, explore=explore,
+        replay=replay, explore=explore, practice=practice,
     )  # fmt: skip
     print_summary(run_eval(run_miniwob_eval(cfg)), out)
 

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from agentmem.envs.web import StaticSiteServer, chromium_path
 from agentmem.errors import DataError
-from agentmem.eval.miniwob import MiniWoBEvalConfig, episode_seed, run_miniwob_eval
+from agentmem.eval.miniwob import MiniWoBEvalConfig, episode_seed, practice_seed, run_miniwob_eval
 from agentmem.eval.webvoyager import (
     WebVoyagerEvalConfig,
     load_webvoyager,
@@ -197,6 +197,49 @@ async def test_miniwob_eval_sessions_draw_fresh_seeds_and_write_outputs(chromium
     )
     assert sum(1 for r in rows if r["details"]["screenshots"]) == 2  # one episode per session
     assert json.loads((out / "summary.json").read_text())["steps_per_success"]["1"] > 0
+
+
+@pytest.mark.browser
+async def test_miniwob_practice_runs_failed_families_on_their_own_seeds(chromium, tmp_path):
+    starts = {"enter-text": 0}
+
+    def first_enter_text_fails(messages) -> str:
+        text = messages[-1]["content"]
+        enter_text = re.search(r"^Goal: (.*)$", text, re.M).group(1).startswith("Enter ")
+        if enter_text and "Your last actions" not in text:
+            starts["enter-text"] += 1
+        if enter_text and starts["enter-text"] == 1:
+            submit = re.search(r'\[(\d+)\] button "Submit"', text).group(1)
+            return json.dumps({"action": "click", "id": int(submit)})  # an empty answer: reward < 0
+        return _miniwob_solver(messages)
+
+    out = tmp_path / "mw"
+    cfg = MiniWoBEvalConfig(
+        tasks="click-button,enter-text", sessions=2, memory="on", embedder="hash-64", out=out,
+        max_steps=4, concurrency=1, screenshot_episodes=0, practice=2, progress=False,
+    )  # fmt: skip
+    summary = await run_miniwob_eval(cfg, llm=ScriptedLLM(default=first_enter_text_fails))
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    solved = {(r["session"], r["task_id"]): r["solved"] for r in rows}
+    assert solved == {
+        (1, "click-button#0"): True, (1, "enter-text#0"): False,
+        (2, "click-button#0"): True, (2, "enter-text#0"): True,
+    }  # fmt: skip
+    practice = [json.loads(line) for line in (out / "practice.jsonl").read_text().splitlines()]
+    # Only the failed family practises, once: its first practice episode succeeded.
+    assert [(p["session"], p["task_id"], p["solved"]) for p in practice] == [(2, "enter-text#p0", True)]
+    assert practice[0]["details"]["seed"] == practice_seed(0, 2, "enter-text", 0)
+    assert practice[0]["details"]["seed"] not in {r["details"]["seed"] for r in rows}
+    assert practice[0]["memory_size"] > max(r["memory_size"] for r in rows if r["session"] == 1)
+    assert summary["practice"] == {"2": {"episodes": 1, "solved": 1, "families_solved": 1}}
+    assert [s["n"] for s in summary["sessions"]] == [2, 2], "practice is not scored as a session"
+    again = await run_miniwob_eval(cfg, llm=ScriptedLLM(default=first_enter_text_fails))
+    assert again["practice"] == summary["practice"], "a rerun resumes: no practice episode twice"
+
+
+def test_practice_needs_memory_on():
+    with pytest.raises(ValueError, match="--practice needs --memory on"):
+        MiniWoBEvalConfig(memory="off", practice=1)
 
 
 def test_episode_seeds_depend_on_session_not_memory_mode():
