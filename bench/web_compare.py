@@ -6,7 +6,9 @@ Only (session, task) pairs both runs finished are compared, so a run still going
 prefix. Both arms see the same episode seeds (eval/miniwob.py), so a win is the same instance solved
 by one arm and not the other. Also counts the on arm's replayed steps (taken from an exemplar without a
 model call) and sampled steps (a step redrawn where greedy decoding retraced a remembered failure), how
-many episodes with either were solved, and the families either arm ever solved.
+many episodes with either were solved, and the families either arm ever solved. When the on arm
+practised (`--practice`), the practice episodes before each session are counted (they are episodes the
+off arm did not spend) and how the practised families then did in the session.
 """
 
 from __future__ import annotations
@@ -24,6 +26,14 @@ def _rows(run: Path) -> dict[tuple[int, str], dict]:
     }
 
 
+def _practice(run: Path) -> dict[int, list[dict]]:
+    """The on arm's practice rows by the session they preceded (empty without --practice)."""
+    by_session: dict[int, list[dict]] = {}
+    for r in ResultsLog(run / "practice.jsonl").load():
+        by_session.setdefault(r.session, []).append(r.model_dump(mode="json"))
+    return by_session
+
+
 def _family(task_id: str) -> str:
     return task_id.split("#", 1)[0]
 
@@ -36,10 +46,17 @@ def _solved_of(rows: dict, keys: list, marker: str) -> list[int]:
 
 def compare(off_dir: Path, on_dir: Path) -> dict:
     off, on = _rows(off_dir), _rows(on_dir)
+    practice = _practice(on_dir)
     common = sorted(set(off) & set(on))
     sessions = []
     for s in sorted({k[0] for k in common}):
         keys = [k for k in common if k[0] == s]
+
+        practised = practice.get(s, [])
+        practice_solved = {_family(r["task_id"]) for r in practised if r["solved"]}
+        practised_by = {
+            _family(r["task_id"]) for p, rows in practice.items() if p <= s for r in rows if r["solved"]
+        }
 
         def steps_per_success(rows: dict, keys: list = keys) -> float:
             steps = [rows[k]["steps"] for k in keys if rows[k]["solved"]]
@@ -60,10 +77,21 @@ def compare(off_dir: Path, on_dir: Path) -> dict:
                 "on_replayed_steps": sum(on[k]["details"].get("replayed_steps", 0) for k in keys),
                 "on_sampled_steps": sum(on[k]["details"].get("sampled_steps", 0) for k in keys),
                 # Headroom for replay alone: this session's tasks whose family the on arm solved in
-                # an earlier session (perfect reuse would solve at least these).
+                # an earlier session or in practice (perfect reuse would solve at least these).
                 "on_solved_before": sum(
-                    1 for k in keys if any(on[j]["solved"] for j in on if j[0] < s and j[1] == k[1])
+                    1
+                    for k in keys
+                    if _family(k[1]) in practised_by
+                    or any(on[j]["solved"] for j in on if j[0] < s and j[1] == k[1])
                 ),
+                "practice_episodes": [sum(r["solved"] for r in practised), len(practised)],
+                # Families whose practice succeeded before this session: [on solved, off solved] of
+                # their tasks in the session (what the practice bought).
+                "practised_families_solved": [
+                    sum(on[k]["solved"] for k in keys if _family(k[1]) in practice_solved),
+                    sum(off[k]["solved"] for k in keys if _family(k[1]) in practice_solved),
+                    sum(1 for k in keys if _family(k[1]) in practice_solved),
+                ],
                 "on_replayed_episodes": _solved_of(on, keys, "replayed_steps"),
                 "on_sampled_episodes": _solved_of(on, keys, "sampled_steps"),
             }
@@ -104,6 +132,12 @@ def main() -> None:
         print(
             f"  on: tasks solved in an earlier session {s['on_solved_before']}/{s['n']} (replay's headroom)"
         )
+        (ps, pn), (pon, poff, pk) = s["practice_episodes"], s["practised_families_solved"]
+        if pn:
+            print(
+                f"  practice before it: {ps}/{pn} episodes solved; the {pk} tasks of families practice "
+                f"solved: on {pon}, off {poff}"
+            )
     print("families ever solved:", result["families_ever_solved"])
     print("only on:", result["families_only_on"], "| only off:", result["families_only_off"])
 
