@@ -66,6 +66,10 @@ _REPEAT_NOTE = (
     "You already did exactly that and it worked. Do the next part of the goal instead "
     "(for example click the submit button). Reply with one different JSON action."
 )
+_FAILED_AGAIN_NOTE = (
+    "You just tried exactly that and it failed: {error} Doing it again fails again. "
+    "Reply with one different JSON action (another element or another kind of action)."
+)
 _OLD_IDS = re.compile(r'"id":\s*\d+,?\s*|\s*\[\d+\]|\s*no element \[?\d+\]?[^|\n]*')  # ids of an old page
 
 
@@ -579,13 +583,15 @@ class WebNavigator(LLMAgent):
                 action = completion.parsed
             else:
                 sampling = {}
-            if self._repeats_last_success(action, ctx.history):
-                # Small models loop on an action that already worked (typing the same text again):
-                # one re-ask with that fact spelled out costs a call but saves the wasted step.
+            note = self._repeat_note(action, ctx.history)
+            if note:
+                # Small models loop on an action that already worked (typing the same text again) or
+                # that just failed (typing into a read-only date field until the error cap ends the
+                # episode): one re-ask with that fact spelled out costs a call but saves the step.
                 retry = [
                     *messages,
                     {"role": "assistant", "content": completion.text},
-                    {"role": "user", "content": _REPEAT_NOTE},
+                    {"role": "user", "content": note},
                 ]
                 completion = await ctx.llm.chat(
                     retry, schema=WebAction, max_tokens=self.max_tokens, **sampling
@@ -606,13 +612,22 @@ class WebNavigator(LLMAgent):
         )
 
     @staticmethod
-    def _repeats_last_success(action: WebAction, history: list[Step]) -> bool:
-        last = next((s for s in reversed(history) if s.action is not None and not s.error), None)
-        if last is None or action.action in ("scroll", "press", "back"):
-            return False
+    def _repeat_note(action: WebAction, history: list[Step]) -> str | None:
+        """The re-ask note when `action` repeats the last step that failed or the last that worked."""
         keys = ("action", "id", "text", "enter")
         mine = action.model_dump()
-        return all(mine.get(k) == last.action.get(k, False if k == "enter" else None) for k in keys)
+
+        def same(step: Step) -> bool:
+            return step.action is not None and all(
+                mine.get(k) == step.action.get(k, False if k == "enter" else None) for k in keys
+            )
+
+        if history and history[-1].error and same(history[-1]):
+            return _FAILED_AGAIN_NOTE.format(error=history[-1].error[:160].rstrip(".") + ".")
+        last = next((s for s in reversed(history) if s.action is not None and not s.error), None)
+        if last is None or action.action in ("scroll", "press", "back"):
+            return None
+        return _REPEAT_NOTE if same(last) else None
 
     @staticmethod
     def _target(action: WebAction, obs: Observation) -> str | None:

@@ -374,6 +374,31 @@ async def test_a_repeat_of_the_last_successful_action_is_asked_again_once():
     assert len(llm.calls) == 1
 
 
+async def test_a_repeat_of_the_action_that_just_failed_is_asked_again_once():
+    goal = "Select 12/28/2016 as the date and hit submit."
+    task = Task(id="choose-date#0", env="miniwob", goal=goal, meta={"family": "choose-date"})
+    obs = observation(
+        goal, [Element(id=1, role="textbox", value=""), Element(id=2, role="button", name="Submit")]
+    )
+    error = "element [1] is not a text field (disabled or read-only)"
+    typed = {"action": "type", "id": 1, "text": "12/28/2016", "enter": True}
+    history = [Step(i=0, action=typed, error=error)]
+    llm = ScriptedLLM([json.dumps(typed), '{"action": "click", "id": 1}'])
+    decision = await WebNavigator().act(ctx_for(task, obs, llm, history=history))
+    assert decision.action == WebAction(action="click", id=1) and len(llm.calls) == 2
+    note = llm.calls[1]["messages"][-1]["content"]
+    assert "just tried exactly that and it failed" in note and "read-only" in note
+    # the model may insist: one re-ask only, the loop's error cap stays the bound
+    llm = ScriptedLLM([json.dumps(typed), json.dumps(typed)])
+    decision = await WebNavigator().act(ctx_for(task, obs, llm, history=history))
+    assert decision.action == WebAction.model_validate(typed) and len(llm.calls) == 2
+    # a failed step further back, or another action, is not a repeat
+    llm = ScriptedLLM([json.dumps(typed)])
+    earlier = [*history, Step(i=1, action={"action": "click", "id": 2})]
+    await WebNavigator().act(ctx_for(task, obs, llm, history=earlier))
+    assert len(llm.calls) == 1
+
+
 def test_other_families_memories_are_not_shown():
     agent = WebNavigator()
     past = _traj(
