@@ -82,12 +82,30 @@ _PROBE_JS = """
 """
 
 
-_TYPE_JS = """
+_TYPE_JS = r"""
 ([sel, text]) => {
   const e = document.querySelector(sel);
   if (!e) return 'stale';
   if (e.disabled || e.readOnly) return 'disabled or read-only';
   e.focus();
+  if (e instanceof HTMLInputElement && (e.type === 'date' || e.type === 'time')) {
+    // Native date/time controls hold ISO values; people type the local form (12/28/2016, 5:53 PM).
+    const iso = e.type === 'date' ? /^\d{4}-\d{2}-\d{2}$/ : /^\d{2}:\d{2}(:\d{2})?$/;
+    const pad = (n) => String(n).padStart(2, '0');
+    let m;
+    if (iso.test(text)) {
+      // already the control's own format
+    } else if (e.type === 'date' && (m = text.trim().match(/^(\d{1,2})\/(\d{1,2})\/(\d{4})$/))) {
+      text = `${m[3]}-${pad(m[1])}-${pad(m[2])}`;
+    } else if (e.type === 'time' && (m = text.trim().match(/^(\d{1,2}):(\d{2})(?::\d{2})?\s*([AaPp]\.?[Mm]?\.?)?$/))) {
+      let h = Number(m[1]);
+      if (m[3]) h = (h % 12) + (m[3][0].toLowerCase() === 'p' ? 12 : 0);
+      text = `${pad(h)}:${m[2]}`;
+    } else {
+      return e.type === 'date' ? 'a date field: type a date like 12/28/2016'
+                               : 'a time field: type a time like 5:53 PM';
+    }
+  }
   if (e.isContentEditable) {
     e.textContent = text;
   } else if (e instanceof HTMLInputElement || e instanceof HTMLTextAreaElement) {
@@ -668,6 +686,8 @@ class WebEnv:
         status = await page.evaluate(_TYPE_JS, [sel, act.text or ""])
         if status == "stale":
             raise InvalidActionError(_stale(act))
+        if status.startswith("a date field") or status.startswith("a time field"):
+            raise InvalidActionError(f"element [{act.id}] is {status}")
         if status != "ok":
             raise InvalidActionError(f"element [{act.id}] is not a text field ({status})")
         if act.enter:

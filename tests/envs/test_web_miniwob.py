@@ -146,3 +146,23 @@ async def test_concurrent_episodes_in_separate_contexts(chromium):
         )
         assert all(r > 0 for r in rewards)
         assert len({id(e._ctx) for e in envs}) == 3
+
+
+async def test_dates_and_times_typed_the_way_people_write_them_fill_native_controls(chromium):
+    async with miniwob_suite() as factory:
+        env = factory()
+        for task_name, pattern in (
+            ("enter-date", r"Enter (\S+) as the date"),
+            ("enter-time", r"Enter (.+) as the time"),
+        ):
+            obs = await env.reset(make_task(task_name, 4))
+            typed = re.match(pattern, obs.data["goal"]).group(1)  # 12/28/2016, 5:53 PM
+            field = next(e["id"] for e in obs.data["elements"] if e["role"] in ("date", "time", "textbox"))
+            bad = await env.step(WebAction(action="type", id=field, text="next tuesday"))
+            assert not bad.done and f"a {task_name[6:]} field" in (bad.observation.error or "")
+            ok = await env.step(WebAction(action="type", id=field, text=typed))
+            assert not ok.done and not ok.observation.error, ok.observation.error
+            done = await env.step(
+                WebAction(action="click", id=find(ok.observation, role="button", name="Submit"))
+            )
+            assert done.done and done.outcome.success is True, (task_name, typed, done.info)
