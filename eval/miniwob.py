@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import html
+import sys
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -267,8 +268,16 @@ async def run_miniwob_eval(cfg: MiniWoBEvalConfig, llm: Any = None) -> dict[str,
                 if row.solved:
                     return
 
-        failed = practice_families(ResultsLog(out / RESULTS_FILE).load(), session - 1)
-        await asyncio.gather(*(family(name) for name in failed if name in by_name))
+        failed = [
+            n for n in practice_families(ResultsLog(out / RESULTS_FILE).load(), session - 1) if n in by_name
+        ]
+        if cfg.progress:
+            print(
+                f"practice before session {session}: {len(failed)} families failed in session "
+                f"{session - 1}, up to {cfg.practice} episodes each -> {out / PRACTICE_FILE}",
+                file=sys.stderr,
+            )
+        await asyncio.gather(*(family(name) for name in failed))
 
     try:
         rows = await run_sessions(
