@@ -121,6 +121,18 @@ _TYPE_JS = r"""
 """
 
 
+# For a <select multiple>: what is chosen already and the value of the option asked for (by its
+# label, else its value); null for a single-choice dropdown.
+_MULTI_SELECT_JS = """
+(s, text) => {
+  if (!s.multiple) return null;
+  const opts = [...s.options];
+  const o = opts.find((o) => o.label.trim() === text.trim()) || opts.find((o) => o.value === text);
+  return {chosen: [...s.selectedOptions].map((o) => o.value), value: o ? o.value : null};
+}
+"""
+
+
 def _stale(act: WebAction) -> str:
     return f"element [{act.id}] is stale (the page changed); use the new list"
 
@@ -694,8 +706,18 @@ class WebEnv:
             await page.keyboard.press("Enter")
 
     async def _select(self, el: Element, loc: Any, option: str, timeout: int) -> None:
+        """Choose an option (by label, else value). In a multi-select list the option is added to
+        what is already chosen, as a ctrl-click would: one select per wanted item picks several."""
         if el.tag != "select":
             raise InvalidActionError(f"element [{el.id}] is not a dropdown; click it instead")
+        picked = await loc.evaluate(_MULTI_SELECT_JS, option, timeout=timeout)
+        if picked is not None:
+            if picked.get("value") is None:
+                raise InvalidActionError(
+                    f"no option {option!r} in [{el.id}]; options: {'|'.join(el.options)}"
+                )
+            await loc.select_option(value=[*picked["chosen"], picked["value"]], timeout=timeout)
+            return
         try:
             await loc.select_option(label=option, timeout=timeout)
         except Exception:
