@@ -202,22 +202,45 @@ def expand_lists(
     """
     sound = True
     for old, new in swaps:
-        names = [parse_target(s.get("target"))[1] for s in steps]
-        start = next(
-            (i for i in range(len(steps) - len(old) + 1) if old and names[i : i + len(old)] == old), None
-        )
-        if start is None:
+        looped = _loop_by_target(steps, old, new) or _loop_by_text(steps, old, new)
+        if looped is None:
             sound = False
             continue
-        body = steps[start : start + len(old)]
-        role = parse_target(body[0].get("target"))[0]
-        shape = {(s["action"], parse_target(s.get("target"))[0]) for s in body}
-        if len(shape) != 1 or any(s.get("text") is not None for s in body):
-            sound = False
-            continue
-        repeated = [{**body[0], "target": f'{role} "{item}"'} for item in new]
-        steps = steps[:start] + repeated + steps[start + len(old) :]
+        steps = looped
     return steps, sound
+
+
+def _run_start(keys: list[Any], old: list[str]) -> int | None:
+    """Where `old` appears in order as consecutive keys (one step per item)."""
+    return next((i for i in range(len(keys) - len(old) + 1) if old and keys[i : i + len(old)] == old), None)
+
+
+def _loop_by_target(
+    steps: list[dict[str, Any]], old: list[str], new: list[str]
+) -> list[dict[str, Any]] | None:
+    """Items named by the elements clicked (click "A", click "B"): one click per new item."""
+    start = _run_start([parse_target(s.get("target"))[1] for s in steps], old)
+    if start is None:
+        return None
+    body = steps[start : start + len(old)]
+    role = parse_target(body[0].get("target"))[0]
+    shape = {(s["action"], parse_target(s.get("target"))[0]) for s in body}
+    if len(shape) != 1 or any(s.get("text") is not None for s in body):
+        return None
+    repeated = [{**body[0], "target": f'{role} "{item}"'} for item in new]
+    return steps[:start] + repeated + steps[start + len(old) :]
+
+
+def _loop_by_text(steps: list[dict[str, Any]], old: list[str], new: list[str]) -> list[dict[str, Any]] | None:
+    """Items named by the text of one repeated action (select "A", select "B" in one list)."""
+    start = _run_start([s.get("text") for s in steps], old)
+    if start is None:
+        return None
+    body = steps[start : start + len(old)]
+    if len({(s["action"], s.get("target")) for s in body}) != 1:
+        return None
+    repeated = [{**body[0], "text": item} for item in new]
+    return steps[:start] + repeated + steps[start + len(old) :]
 
 
 def adapt_steps(

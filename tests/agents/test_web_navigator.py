@@ -14,6 +14,7 @@ from agentmem.agents.web_navigator import (
     WebNavigator,
     abstract_goal,
     adapt,
+    adapt_steps,
     goal_mapping,
     step_target,
 )
@@ -758,6 +759,41 @@ async def test_an_exemplar_of_a_shorter_or_longer_item_list_replays_its_loop_for
     recalled = [_hit(agent.distil(empty, EpisodeSummary(goal="g"))[0])]
     decision = await agent.act(ctx_for(task, observation(goal, page), model, recalled=recalled))
     assert decision.action.id == 10 and len(model.calls) == 1
+
+
+async def test_items_chosen_by_the_text_of_one_repeated_action_are_looped_too():
+    agent = WebNavigator()
+    past = _traj(
+        "Select Marybelle from the scroll list and click Submit.",
+        [
+            Step(
+                i=0,
+                action={"action": "select", "id": 1, "text": "Marybelle"},
+                thought='target: listbox "#options"',
+            ),
+            Step(i=1, action={"action": "click", "id": 2}, thought='target: button "Submit"'),
+        ],
+        True,
+        family="click-scroll-list",
+    )
+    hit = _hit(agent.distil(past, EpisodeSummary(goal="g"))[0])
+    old_goal = hit.item.payload["goal"]
+    steps, sound = adapt_steps(
+        hit.item.payload["steps"], old_goal, "Select Malawi, Peru from the scroll list and click Submit."
+    )
+    assert sound and [(s["action"], s.get("text")) for s in steps] == [
+        ("select", "Malawi"), ("select", "Peru"), ("click", None)
+    ]  # fmt: skip
+    steps, sound = adapt_steps(
+        hit.item.payload["steps"], old_goal, "Select nothing from the scroll list and click Submit."
+    )
+    assert sound and [s["action"] for s in steps] == ["click"]
+    # steps on different elements are not one loop body
+    mixed = [
+        {"action": "select", "text": "A", "target": 'listbox "x"'},
+        {"action": "select", "text": "B", "target": 'listbox "y"'},
+    ]
+    assert not adapt_steps(mixed, "Select A, B and go.", "Select C, D, E and go.")[1]
 
 
 async def test_a_failure_that_kept_erroring_is_retraced_and_explored_step_by_step():
