@@ -63,7 +63,12 @@
     if (!n && field) n = labelText(el) || el.getAttribute('placeholder') || '';
     if (!n && !field) n = el.innerText || el.textContent || '';
     if (!n) n = el.getAttribute('title') || el.getAttribute('alt') || el.getAttribute('name') || (el.id ? '#' + el.id : '');
-    if (!n && typeof el.className === 'string' && el.className.trim()) n = '.' + el.className.trim().split(/\s+/).slice(0, 2).join('.');
+    if (!n && typeof el.className === 'string' && el.className.trim()) {
+      n = '.' + el.className.trim().split(/\s+/).slice(0, 2).join('.');
+      // A box told apart only by its colour (".color" swatches): the colour as the page wrote it.
+      const bg = el.style && el.style.backgroundColor;
+      if (bg) n += ' ' + bg;
+    }
     if (!n && el instanceof SVGElement) n = el.tagName + (el.getAttribute('fill') ? ' fill=' + el.getAttribute('fill') : '');
     if (!n && role === 'clickable') {
       const bg = getComputedStyle(el).backgroundColor;

@@ -188,3 +188,15 @@ async def test_select_in_a_multi_select_list_adds_to_the_choice(chromium):
             WebAction(action="click", id=find(bad.observation, role="button", name="Submit"))
         )
         assert done.done and done.outcome.success is True, (items, done.info)
+
+
+async def test_boxes_told_apart_only_by_colour_are_named_by_it(chromium):
+    async with miniwob_suite() as factory:
+        env = factory()
+        for seed in (1, 2, 3):
+            obs = await env.reset(make_task("click-color", seed))
+            colour = re.match(r"Click on the (\w+) colored box", obs.data["goal"]).group(1)
+            boxes = [e for e in obs.data["elements"] if e["name"] == f".color {colour}"]
+            assert len(boxes) == 1, obs.text
+            result = await env.step(WebAction(action="click", id=boxes[0]["id"]))
+            assert result.done and result.outcome.success is True, (colour, result.info)
