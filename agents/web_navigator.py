@@ -67,7 +67,7 @@ _REPEAT_NOTE = (
     "(for example click the submit button). Reply with one different JSON action."
 )
 _FAILED_AGAIN_NOTE = (
-    "You just tried exactly that and it failed: {error} Doing it again fails again. "
+    "You just tried exactly that and it failed:\n{error}\nDoing it again fails again. "
     "Reply with one different JSON action (another element or another kind of action)."
 )
 _OLD_IDS = re.compile(r'"id":\s*\d+,?\s*|\s*\[\d+\]|\s*no element \[?\d+\]?[^|\n]*')  # ids of an old page
@@ -646,7 +646,9 @@ class WebNavigator(LLMAgent):
             )
 
         if history and history[-1].error and same(history[-1]):
-            return _FAILED_AGAIN_NOTE.format(error=history[-1].error[:160].rstrip(".") + ".")
+            # The error may carry page text (a dropdown's options): quoted like all page text.
+            error = quote_untrusted(history[-1].error[:160], source="error")
+            return _FAILED_AGAIN_NOTE.format(error=error)
         last = next((s for s in reversed(history) if s.action is not None and not s.error), None)
         if last is None or action.action in ("scroll", "press", "back"):
             return None

@@ -388,7 +388,7 @@ async def test_a_repeat_of_the_action_that_just_failed_is_asked_again_once():
     decision = await WebNavigator().act(ctx_for(task, obs, llm, history=history))
     assert decision.action == WebAction(action="click", id=1) and len(llm.calls) == 2
     note = llm.calls[1]["messages"][-1]["content"]
-    assert "just tried exactly that and it failed" in note and "read-only" in note
+    assert "just tried exactly that and it failed" in note and inside_quotes(note, "read-only")
     # the model may insist: one re-ask only, the loop's error cap stays the bound
     llm = ScriptedLLM([json.dumps(typed), json.dumps(typed)])
     decision = await WebNavigator().act(ctx_for(task, obs, llm, history=history))
