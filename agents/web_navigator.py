@@ -215,6 +215,13 @@ def _run_start(keys: list[Any], old: list[str]) -> int | None:
     return next((i for i in range(len(keys) - len(old) + 1) if old and keys[i : i + len(old)] == old), None)
 
 
+def _splice(
+    steps: list[dict[str, Any]], start: int, length: int, body: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """`steps` with the loop body at `start` (`length` steps) replaced by the new one."""
+    return steps[:start] + body + steps[start + length :]
+
+
 def _loop_by_target(
     steps: list[dict[str, Any]], old: list[str], new: list[str]
 ) -> list[dict[str, Any]] | None:
@@ -227,8 +234,7 @@ def _loop_by_target(
     shape = {(s["action"], parse_target(s.get("target"))[0]) for s in body}
     if len(shape) != 1 or any(s.get("text") is not None for s in body):
         return None
-    repeated = [{**body[0], "target": f'{role} "{item}"'} for item in new]
-    return steps[:start] + repeated + steps[start + len(old) :]
+    return _splice(steps, start, len(old), [{**body[0], "target": f'{role} "{item}"'} for item in new])
 
 
 def _loop_by_text(steps: list[dict[str, Any]], old: list[str], new: list[str]) -> list[dict[str, Any]] | None:
@@ -239,8 +245,7 @@ def _loop_by_text(steps: list[dict[str, Any]], old: list[str], new: list[str]) -
     body = steps[start : start + len(old)]
     if len({(s["action"], s.get("target")) for s in body}) != 1:
         return None
-    repeated = [{**body[0], "text": item} for item in new]
-    return steps[:start] + repeated + steps[start + len(old) :]
+    return _splice(steps, start, len(old), [{**body[0], "text": item} for item in new])
 
 
 def adapt_steps(
