@@ -72,13 +72,27 @@ def _items(tokens: list[str]) -> list[str]:
     return [] if _is_empty(items) else items
 
 
-def adapt(text: str, mapping: dict[str, str]) -> str:
-    """Rewrite `text` with the new goal's entities (longest first, whole-token matches)."""
+def adapt(text: str, mapping: dict[str, str], *, ignore_case: bool = False) -> str:
+    """Rewrite `text` with the new goal's entities (longest first, whole-token matches).
+
+    `ignore_case`: also where the page wrote an entity in another case (the goal's "Like" button is
+    the element `.like`); the new entity then takes the case the page used.
+    """
     if not mapping or not text:
         return text
     keys = sorted(mapping, key=len, reverse=True)
-    pattern = re.compile("|".join(rf"(?<![\w]){re.escape(k)}(?![\w])" for k in keys))
-    return pattern.sub(lambda m: mapping[m.group(0)], text)
+    flags = re.IGNORECASE if ignore_case else 0
+    pattern = re.compile("|".join(rf"(?<![\w]){re.escape(k)}(?![\w])" for k in keys), flags)
+    folded = {k.casefold(): v for k, v in mapping.items()}
+
+    def repl(m: re.Match[str]) -> str:
+        found = m.group(0)
+        if found in mapping:
+            return mapping[found]
+        new = folded[found.casefold()]
+        return new.lower() if found.islower() else new.upper() if found.isupper() else new
+
+    return pattern.sub(repl, text)
 
 
 def template_similarity(old_goal: str, new_goal: str) -> float:

@@ -29,7 +29,7 @@ from typing import Any
 from agentmem.agents.base import ActContext, ActDecision, LLMAgent
 from agentmem.agents.entity_map import EMPTY_LIST_WORDS, adapt, goal_mapping, list_swaps, template_similarity
 from agentmem.envs.base import UNTRUSTED_CLOSE, Observation, quote_untrusted
-from agentmem.envs.web import WebAction
+from agentmem.envs.web import WebAction, ordinal
 from agentmem.errors import LLMError
 from agentmem.llm.base import Message
 from agentmem.types import EpisodeSummary, MemoryDraft, SearchHit, Step, Task, Trajectory
@@ -132,12 +132,86 @@ def replayed_from(trajectory: Trajectory) -> list[str]:
     return list(dict.fromkeys(s.memory_id for s in trajectory.steps if s.memory_id))
 
 
+_TARGET_SHAPE = re.compile(r'(\S+) "(.*?)"(?: in "([^"]*)")?$')
+_ANCHOR_SKIP = frozenset(
+    {"a", "an", "and", "the", "to", "of", "in", "on", "at", "by", "for", "from", "with", "it", "its"}
+    | {"this", "that", "is", "are", "be", "click", "find", "ago"}
+)
+
+
 def parse_target(target: str | None) -> tuple[str, str]:
-    """'button "Submit"' -> ("button", "Submit")."""
+    """'button "Submit"' -> ("button", "Submit"); a target's anchor (see `target_anchor`) is left out."""
     if not target:
         return "", ""
-    m = re.match(r'(\S+) "(.*)"$', target)
+    m = _TARGET_SHAPE.match(target)
     return (m.group(1), m.group(2)) if m else (target, "")
+
+
+def target_anchor(target: str | None) -> str:
+    """'clickable ".star" in "Karlen"' -> "Karlen": the goal's words that picked one of twin elements."""
+    m = _TARGET_SHAPE.match(target or "")
+    return (m.group(3) or "") if m else ""
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in (t.strip(_STRIP_CHARS) for t in text.split()) if w]
+
+
+_STRIP_CHARS = "\"'.,;:!?()[]…"
+
+
+def _word_set(text: str) -> set[str]:
+    return {w.casefold() for w in _words(text)}
+
+
+def element_words(element: dict[str, Any]) -> set[str]:
+    """What tells an element apart, as words: its name, its row's text and its place ("3rd")."""
+    words = _word_set(str(element.get("name", ""))) | _word_set(str(element.get("near", "")))
+    if element.get("nth"):
+        words.add(ordinal(int(element["nth"])))
+    return words
+
+
+def anchor_of(element: dict[str, Any], goal: str) -> str:
+    """The goal's words that single this element out: "Karlen" for the star in the row of the email
+    by Karlen (one of twin ".star" icons) and for that email's row itself (named by sender *and*
+    subject, which the next instance does not share), "3rd" for the third of three unnamed text
+    boxes. Empty where the name alone is the goal's words (button "Submit"), or nothing matches."""
+    goal_words = [w for w in dict.fromkeys(_words(goal)) if w.casefold() not in _ANCHOR_SKIP and len(w) > 1]
+    if not element.get("nth"):
+        # No twins: only a name that is more than the goal's words needs an anchor, and only the
+        # goal's names (capitalised past its first word, numbers, @handles) make one, not its verbs.
+        if _word_set(str(element.get("name", ""))) <= {w.casefold() for w in goal_words}:
+            return ""
+        first = _words(goal)[:1]
+        goal_words = [w for w in goal_words if _names_something(w) and [w] != first]
+    own = element_words(element)
+    return " ".join(w for w in goal_words if w.casefold() in own)
+
+
+def _names_something(word: str) -> bool:
+    return word[0].isupper() or word[0] == "@" or any(c.isdigit() for c in word)
+
+
+def resolve_anchored(
+    elements: list[dict[str, Any]], role: str, name: str, anchor: str
+) -> dict[str, Any] | None:
+    """The one element of `role` that the anchor's words point at, else None (ambiguous or absent).
+
+    Tried in turn, the first level with any candidate decides: the exact name among those the anchor
+    fits (the ".star" in Kasie's row, not the row), then a name holding the anchor's words (Kasie's
+    row, whose subject differs from the exemplar's), then any element the anchor fits.
+    """
+    wanted = _word_set(anchor)
+    fits = [e for e in elements if e.get("role") == role and wanted <= element_words(e)]
+    for level in (
+        [e for e in fits if e.get("name", "") == name],
+        [e for e in fits if wanted <= _word_set(str(e.get("name", "")))],
+        fits,
+    ):
+        if level:
+            return level[0] if len(level) == 1 else None
+    return None
 
 
 def step_target(step: Step) -> str | None:
@@ -264,7 +338,7 @@ def adapt_steps(
     mapping = goal_mapping(old_goal, goal)
     out = []
     for s in kept:
-        step = {**s, "target": adapt(s.get("target") or "", mapping) or None}
+        step = {**s, "target": adapt(s.get("target") or "", mapping, ignore_case=True) or None}
         if s.get("text") is not None:
             step["text"] = adapt(s["text"], mapping)
         out.append(step)
@@ -353,7 +427,11 @@ class WebNavigator(LLMAgent):
             lines.append(f"{s.i + 1}. {what} -> {result}")
         text = "Your last actions:\n" + quote_untrusted("\n".join(lines), source="history")
         last = [s for s in history[-2:] if s.action is not None and not s.error]
-        if len(last) == 2 and last[0].action == last[1].action:
+        if (
+            len(last) == 2
+            and last[0].action == last[1].action
+            and step_target(last[0]) == step_target(last[1])
+        ):
             text += "\nYou just repeated the same action: do the next part of the goal instead."
         return text
 
@@ -523,7 +601,8 @@ class WebNavigator(LLMAgent):
         if not sound or done >= len(steps):
             return None
         step = steps[done]
-        if step["action"] == "click" and not parse_target(step.get("target"))[1] and old_goal != goal:
+        unnamed = not parse_target(step.get("target"))[1] and not target_anchor(step.get("target"))
+        if step["action"] == "click" and unnamed and old_goal != goal:
             # An unnamed element (a text box, a coloured square) was clicked for what the old goal
             # said; on a goal that says something else, only the model can tell which one is meant
             # (seen: click-widget's "text" exemplar clicked a text box for a "button" widget). Typing
@@ -551,19 +630,23 @@ class WebNavigator(LLMAgent):
         action: dict[str, Any] = {"action": step["action"]}
         if step.get("target"):
             role, name = parse_target(step["target"])
+            anchor = target_anchor(step["target"])
             elements = obs.data.get("elements", [])
-            exact = [e for e in elements if e.get("role") == role and e.get("name", "") == name]
-            if strict:
-                if len(exact) != 1:
-                    return None
-                pick = exact
-            else:
-                loose = [e for e in elements if e.get("name", "").lower() == name.lower()] if name else []
-                by_role = [e for e in elements if e.get("role") == role]
-                pick = exact or loose or (by_role if len(by_role) == 1 else [])
-            if not pick:
+            # An anchored step is found by the goal's words in its name or row (a twin icon, an
+            # email's row); the model's hint may fall back to the name alone.
+            pick = resolve_anchored(elements, role, name, anchor) if anchor else None
+            if pick is None and not (anchor and strict):
+                exact = [e for e in elements if e.get("role") == role and e.get("name", "") == name]
+                if strict:
+                    found = exact if len(exact) == 1 else []
+                else:
+                    loose = [e for e in elements if e.get("name", "").lower() == name.lower()] if name else []
+                    by_role = [e for e in elements if e.get("role") == role]
+                    found = exact or loose or (by_role if len(by_role) == 1 else [])
+                pick = found[0] if found else None
+            if pick is None:
                 return None
-            action["id"] = pick[0]["id"]
+            action["id"] = pick["id"]
         if step.get("text") is not None:
             action["text"] = step["text"]
         if step.get("enter"):
@@ -611,7 +694,7 @@ class WebNavigator(LLMAgent):
                 action = completion.parsed
             else:
                 sampling = {}
-            note = self._repeat_note(action, ctx.history)
+            note = self._repeat_note(action, ctx.history, self._target(action, ctx.observation))
             if note:
                 # Small models loop on an action that already worked (typing the same text again) or
                 # that just failed (typing into a read-only date field until the error cap ends the
@@ -640,14 +723,17 @@ class WebNavigator(LLMAgent):
         )
 
     @staticmethod
-    def _repeat_note(action: WebAction, history: list[Step]) -> str | None:
-        """The re-ask note when `action` repeats the last step that failed or the last that worked."""
+    def _repeat_note(action: WebAction, history: list[Step], target: str | None = None) -> str | None:
+        """The re-ask note when `action` repeats the last step that failed or the last that worked
+        (same action on the same element: a new page may give another element the same id)."""
         keys = ("action", "id", "text", "enter")
         mine = action.model_dump()
 
         def same(step: Step) -> bool:
-            return step.action is not None and all(
-                mine.get(k) == step.action.get(k, False if k == "enter" else None) for k in keys
+            return (
+                step.action is not None
+                and all(mine.get(k) == step.action.get(k, False if k == "enter" else None) for k in keys)
+                and (target is None or step_target(step) in (None, target))
             )
 
         if history and history[-1].error and same(history[-1]):
@@ -661,11 +747,14 @@ class WebNavigator(LLMAgent):
 
     @staticmethod
     def _target(action: WebAction, obs: Observation) -> str | None:
+        """The element as role, name and, for one of twins, the goal's words that single it out."""
         if action.id is None:
             return None
         for e in obs.data.get("elements", []):
             if e.get("id") == action.id:
-                return f'{e.get("role", "")} "{e.get("name", "")}"'
+                target = f'{e.get("role", "")} "{e.get("name", "")}"'
+                anchor = anchor_of(e, str(obs.data.get("goal", "")))
+                return target + (f' in "{anchor}"' if anchor else "")
         return None
 
     def memory_query(self, task: Task, observation: Observation | None) -> str:

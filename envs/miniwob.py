@@ -54,6 +54,34 @@ OFFLINE_ARGS: tuple[str, ...] = ("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE
 
 MINIWOB_IGNORE = ["#reward-display", "#click-canvas", "#sync-task-cover", "#query"]
 
+# Icons drawn by CSS (`content: url(...)`: the inbox's trash and star, social-media's reply/like)
+# have no box until their image loads, and each episode's fresh browser context loads them anew: the
+# first observation listed no icons at all. Wait (bounded) for every image the page's style sheets
+# name, hover variants too (a hover swap to an unloaded image shrinks the icon under the pointer).
+_CSS_IMAGES_LOADED_JS = """
+async (timeoutMs) => {
+  const urls = new Set();
+  for (const sheet of document.styleSheets) {
+    let rules = [];
+    try { rules = sheet.cssRules || []; } catch (e) { continue; }
+    for (const rule of rules) {
+      const content = rule.style && rule.style.content;
+      const m = content && content.match(/url\\(["']?([^"')]+)["']?\\)/);
+      if (m) urls.add(new URL(m[1], sheet.href || location.href).href);
+    }
+  }
+  const load = (src) => new Promise((done) => {
+    const img = new Image();
+    img.onload = img.onerror = () => done();
+    img.src = src;
+  });
+  const timer = new Promise((done) => setTimeout(done, timeoutMs));
+  await Promise.race([Promise.all([...urls].map(load)), timer]);
+  await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
+  return urls.size;
+}
+"""
+
 
 def miniwob_html_dir() -> Path:
     try:
@@ -136,6 +164,7 @@ class MiniWoBEnv(WebEnv):
 
     name = "miniwob"
     READY_TIMEOUT_MS = 5000
+    CSS_IMAGES_TIMEOUT_MS = 1500
     EPISODE_MAX_MS = 24 * 3600 * 1000
 
     def __init__(
@@ -168,6 +197,7 @@ class MiniWoBEnv(WebEnv):
                 [str(seed), self.EPISODE_MAX_MS],
             )
             await page.wait_for_function("() => WOB_TASK_READY === true", timeout=self.READY_TIMEOUT_MS)
+            await page.evaluate(_CSS_IMAGES_LOADED_JS, self.CSS_IMAGES_TIMEOUT_MS)
             utterance = await page.evaluate(
                 "() => { const u = core.getUtterance(); return typeof u === 'string' ? u : u.utterance; }"
             )

@@ -82,6 +82,15 @@ _PROBE_JS = """
 """
 
 
+_STILL_HIT_JS = """
+([sel, x, y]) => {
+  const e = document.querySelector(sel);
+  const at = e && document.elementFromPoint(x, y);
+  return !!at && (at === e || e.contains(at));
+}
+"""
+
+
 _TYPE_JS = r"""
 ([sel, text]) => {
   const e = document.querySelector(sel);
@@ -178,6 +187,12 @@ class WebAction(BaseModel):
         return " ".join(parts)
 
 
+def ordinal(n: int) -> str:
+    """1 -> "1st", 2 -> "2nd", 11 -> "11th": how goals count ("the 3rd text box")."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 class Element(BaseModel):
     """One numbered interactive element as the agent sees it."""
 
@@ -188,9 +203,15 @@ class Element(BaseModel):
     value: str | None = None
     state: list[str] = Field(default_factory=list)
     options: list[str] = Field(default_factory=list)
+    nth: int = 0  # place among the elements of the same role and name (set only where they repeat)
+    near: str = ""  # text of the row that sets a repeated element apart from its twins
 
     def line(self) -> str:
         out = f'[{self.id}] {self.role} "{self.name}"'
+        if self.nth:
+            out += f" {ordinal(self.nth)}"
+        if self.near:
+            out += f' in "{self.near}"'
         if self.value is not None and self.role not in ("button", "link", "clickable"):
             out += f' value="{self.value}"'
         if self.options:
@@ -214,6 +235,7 @@ class WebEnvConfig(BaseModel):
 
     max_elements: int = 40
     name_chars: int = 60
+    near_chars: int = 40  # row text shown beside an element whose role and name repeat on the page
     text_chars: int = 1200
     include_text: bool = True
     action_timeout_ms: int = 1500
@@ -674,9 +696,14 @@ class WebEnv:
         have no `.click()` (MiniWoB's pie menus), so they get a dispatched click event instead.
         """
         if probe.get("hit"):
-            await page.mouse.click(probe["x"], probe["y"])
-        else:
-            await page.evaluate(_DOM_CLICK, sel)
+            await page.mouse.move(probe["x"], probe["y"])
+            # A hover style can swap what is under the pointer (MiniWoB's social-media icons load a
+            # hover image and shrink to nothing meanwhile: the press then lands on their parent).
+            if await page.evaluate(_STILL_HIT_JS, [sel, probe["x"], probe["y"]]):
+                await page.mouse.down()
+                await page.mouse.up()
+                return
+        await page.evaluate(_DOM_CLICK, sel)
 
     async def _type(self, el: Element, sel: str, act: WebAction) -> None:
         editable = el.role in (
@@ -768,6 +795,7 @@ class WebEnv:
             "gen": self._gen,
             "maxElements": cfg.max_elements,
             "nameChars": cfg.name_chars,
+            "nearChars": cfg.near_chars,
             "textChars": cfg.text_chars if cfg.include_text else 0,
             "ignore": cfg.ignore_selectors,
         }

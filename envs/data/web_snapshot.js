@@ -61,7 +61,7 @@
     const field = t === 'INPUT' || t === 'SELECT' || t === 'TEXTAREA';
     if (!n && t === 'INPUT' && ['button', 'submit', 'reset'].includes((el.type || '').toLowerCase())) n = el.value;
     if (!n && field) n = labelText(el) || el.getAttribute('placeholder') || '';
-    if (!n && !field) n = el.innerText || el.textContent || '';
+    if (!n && !field) n = clean(el.innerText || el.textContent || '');  // whitespace alone names nothing
     if (!n) n = el.getAttribute('title') || el.getAttribute('alt') || el.getAttribute('name') || (el.id ? '#' + el.id : '');
     if (!n && typeof el.className === 'string' && el.className.trim()) {
       n = '.' + el.className.trim().split(/\s+/).slice(0, 2).join('.');
@@ -77,6 +77,7 @@
     return clean(n);
   };
   const elements = [];
+  const nodes = [];
   let total = 0;
   const all = body.getElementsByTagName('*');
   for (let i = 0; i < all.length; i++) {
@@ -108,6 +109,32 @@
     if (document.activeElement === el) item.state.push('focused');
     el.setAttribute('data-am-id', gen + '-' + item.id);
     elements.push(item);
+    nodes.push(el);
+  }
+  // Elements that role and name cannot tell apart (a ".star" icon in every inbox row, three unnamed
+  // text boxes) get what sets each apart: their place among them (nth) and the text of their row,
+  // the largest enclosing block that holds no other of them (near). Without it neither the model
+  // nor a replayed exemplar can pick "the star of the email by Karlen" or "the 3rd text box".
+  const groups = new Map();
+  elements.forEach((it, i) => {
+    const key = it.role + '\u0000' + it.name;
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(i);
+  });
+  for (const idx of groups.values()) {
+    if (idx.length < 2) continue;
+    const members = idx.map((i) => nodes[i]);
+    idx.forEach((i, rank) => {
+      const el = nodes[i];
+      let row = el;
+      while (row.parentElement && row.parentElement !== body &&
+             !members.some((m) => m !== el && row.parentElement.contains(m))) row = row.parentElement;
+      let near = row === el ? '' : clean(row.innerText || row.textContent || '');
+      const own = clean(el.innerText || '');
+      if (own && near.startsWith(own)) near = clean(near.slice(own.length));
+      elements[i].nth = rank + 1;
+      if (near) elements[i].near = cut(near, opts.nearChars || 40);
+    });
   }
   // Page text: visible text nodes, in document order, skipping what the element list already shows.
   const chunks = [];

@@ -10,16 +10,19 @@ import pytest
 
 from agentmem.agents.base import ActContext
 from agentmem.agents.web_navigator import (
+    REPLAYED,
     SAMPLED,
     WebNavigator,
     abstract_goal,
     adapt,
     adapt_steps,
+    anchor_of,
     goal_mapping,
+    resolve_anchored,
     step_target,
 )
 from agentmem.envs.base import UNTRUSTED_CLOSE, UNTRUSTED_OPEN, Observation
-from agentmem.envs.web import Element, PageSnapshot, WebAction, WebEnv, chromium_path
+from agentmem.envs.web import Element, PageSnapshot, WebAction, WebEnv, chromium_path, ordinal
 from agentmem.llm.scripted import ScriptedLLM
 from agentmem.types import EpisodeSummary, MemoryItem, Outcome, ScoreParts, SearchHit, Step, Task, Trajectory
 from tests.conftest import require_service
@@ -112,6 +115,17 @@ async def test_act_parses_an_action_and_records_its_target():
     decision = await WebNavigator().act(ctx_for(task, obs, llm))
     assert decision.error is None and decision.action == WebAction(action="click", id=2)
     assert decision.thought == 'target: link "Blue Mug"'
+    # a name that is more than the goal's names keeps the name that picked it (the next instance's
+    # link says something else beside it)
+    named = Task(id="t", env="web", goal="Open the page of the Mug.")
+    decision = await WebNavigator().act(
+        ctx_for(
+            named,
+            observation(named.goal, obs_elements(obs)),
+            llm2 := ScriptedLLM(['{"action": "click", "id": 2}']),
+        )
+    )
+    assert decision.thought == 'target: link "Blue Mug" in "Mug"' and llm2.calls
     bad = await WebNavigator().act(ctx_for(task, obs, ScriptedLLM(default="no json here")))
     assert bad.action is None and "LLMOutputError" in bad.error
 
@@ -848,3 +862,173 @@ async def test_an_exemplar_that_takes_up_none_of_the_new_goals_entities_is_shown
     silent = ScriptedLLM()  # raises if called
     replayed = await agent.act(ctx_for(same, observation(old_goal, page), silent, recalled=[hit]))
     assert replayed.thought.startswith("[replayed]") and replayed.action.id == 7
+
+
+def _row_icon_solver(messages) -> str:
+    """Clicks the icon the goal names in the row of the entity it names (what a careful agent does);
+    forwards an email: its row (named by sender and subject), Forward, the recipient, send."""
+    text = messages[-1]["content"]
+    m0 = re.search(r"Goal: (.*)", text)
+    if m0 is None:
+        raise AssertionError(messages[-3]["content"][-1500:])
+    goal = m0.group(1)
+    if m := re.search(r"by (\w+) and forward that email to (\w+)", goal):
+        ids = {name: int(i) for i, name in re.findall(r'\[(\d+)\] \w+ "([^"]*)"', text)}
+        if "Forward" in ids:
+            return json.dumps({"action": "click", "id": ids["Forward"]})
+        if to := re.search(r'\[(\d+)\] textbox "to:" value="(\w*)"', text):
+            if not to.group(2):
+                return json.dumps({"action": "type", "id": int(to.group(1)), "text": m.group(2)})
+            return json.dumps({"action": "click", "id": ids["#send-forward"]})
+        row = next(i for name, i in ids.items() if name.split(" ")[0] == m.group(1))
+        return json.dumps({"action": "click", "id": row})
+    if m := re.search(r"by (\w+) and click the (\w+) icon", goal):
+        entity, icon = m.groups()
+    else:
+        entity, icon = re.search(r'user (@\w+), click on the "(\w+)" button', goal).groups()
+    for line in text.splitlines():
+        m = re.match(r'\[(\d+)\] clickable "\.(\w+)" \w+ in "(.*)"', line)
+        if m and m.group(2) == icon.lower() and entity in m.group(3).split():
+            return json.dumps({"action": "click", "id": int(m.group(1))})
+    raise AssertionError(f"no {icon} in the row of {entity}:\n{text}")
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(
+    ("family", "seeds"),
+    [
+        ("email-inbox-delete", (5, 6, 7, 8)),
+        ("email-inbox-forward", (5, 6, 7, 8)),
+        ("social-media", (1, 12, 35, 9)),  # Like; then Reply, Retweet, Like
+    ],
+)
+async def test_an_icon_in_the_row_of_the_goals_entity_is_named_by_its_row_and_replayed(
+    tmp_path: Path, family: str, seeds: tuple[int, ...]
+):
+    """Inbox rows and posts repeat the same unnamed icons (".trash", ".like"): the observation gives each
+    its row's text, the exemplar keeps the goal's word that picked the row, and replay on a new
+    instance (other sender, other button) clicks the right one with no model call."""
+    require_service("chromium", chromium_path() is not None, "apt-get install chromium")
+    from agentmem.envs.miniwob import make_task, miniwob_suite
+    from agentmem.loop import LoopConfig, run_episode
+    from agentmem.memory_store import AsyncMemory, HashEmbedder
+
+    memory = AsyncMemory(
+        namespace="web", url=f"sqlite:///{tmp_path / 'm.db'}", embedder=HashEmbedder(dim=256)
+    )
+    cfg = LoopConfig(max_steps=5, coach_every=0, condense="fallback", advice_threshold=0.0)
+    agent = WebNavigator()
+    try:
+        async with miniwob_suite() as factory:
+            env = factory()
+            first = await run_episode(
+                make_task(family, seeds[0]),
+                agent,
+                env,
+                llm=ScriptedLLM(default=_row_icon_solver),
+                memory=memory,
+                config=cfg,
+            )
+            assert first.outcome.success is True, [s.model_dump() for s in first.steps]
+            # the first click's target keeps the goal's words that picked the row
+            anchor = step_target(first.steps[0]).split(" in ")[1].strip('"')
+            assert anchor and all(word in first.task.goal for word in anchor.split())
+            frozen = cfg.model_copy(update={"memory_mode": "frozen"})
+            for seed in seeds[1:]:
+                model = ScriptedLLM()  # raises if asked: every step must be replayed
+                again = await run_episode(
+                    make_task(family, seed), agent, env, llm=model, memory=memory, config=frozen
+                )
+                assert again.task.goal != first.task.goal
+                assert again.outcome.success is True, (again.task.goal, [s.model_dump() for s in again.steps])
+                assert all(s.thought.startswith(REPLAYED) for s in again.steps) and not model.calls
+    finally:
+        await memory.aclose()
+
+
+async def test_twin_elements_are_replayed_by_their_place_when_the_goal_counts_them():
+    """Unnamed radios and text boxes differ only by place: "the 3rd textbox" picks the 3rd."""
+    agent = WebNavigator()
+
+    def page(goal: str) -> Observation:
+        radios = [Element(id=1 + i, role="radio", nth=i + 1) for i in range(3)]
+        boxes = [Element(id=4 + i, role="textbox", nth=i + 1, value="") for i in range(3)]
+        return observation(goal, [*radios, *boxes, Element(id=7, role="button", name="Submit")])
+
+    old_goal = 'Check the 1st radio button and enter the number "14" into the 3rd textbox.'
+    old = page(old_goal)
+    steps = [
+        {"action": "click", "id": 1},
+        {"action": "type", "id": 6, "text": "14"},
+        {"action": "click", "id": 7},
+    ]
+    targets = [WebNavigator._target(WebAction.model_validate(s), old) for s in steps]
+    assert targets == ['radio "" in "1st"', 'textbox "" in "3rd"', 'button "Submit"']
+    past = _traj(
+        old_goal,
+        [
+            Step(i=i, action=s, thought=f"target: {t}")
+            for i, (s, t) in enumerate(zip(steps, targets, strict=True))
+        ],
+        True,
+        family="form-sequence-2",
+    )
+    hit = _hit(agent.distil(past, EpisodeSummary(goal="g"))[0])
+    goal = 'Check the 2nd radio button and enter the number "7" into the 1st textbox.'
+    task = Task(id="form-sequence-2#1", env="miniwob", goal=goal, meta={"family": "form-sequence-2"})
+    ctx = ctx_for(task, page(goal), ScriptedLLM(), recalled=[hit])  # raises if asked
+    done = []
+    for i in range(3):
+        decision = await agent.act(ctx)
+        assert decision.thought.startswith(REPLAYED)
+        done.append(decision.action.model_dump(exclude_defaults=True))
+        ctx.history.append(Step(i=i, action=decision.action.model_dump(), thought=decision.thought))
+    assert done == [
+        {"action": "click", "id": 2},
+        {"action": "type", "id": 4, "text": "7"},
+        {"action": "click", "id": 7},
+    ]
+
+
+def test_anchored_targets_resolve_to_one_element_or_none():
+    rows = [
+        {"id": 1, "role": "clickable", "name": "Kasie Lunch plans", "nth": 0},
+        {"id": 2, "role": "clickable", "name": ".star", "nth": 1, "near": "Kasie Lunch plans"},
+        {"id": 3, "role": "clickable", "name": "Ranna Hello", "nth": 0},
+        {"id": 4, "role": "clickable", "name": ".star", "nth": 2, "near": "Ranna Hello"},
+        {"id": 5, "role": "clickable", "name": "Kasie again", "nth": 0},
+    ]
+    assert resolve_anchored(rows[:4], "clickable", ".star", "Kasie")["id"] == 2  # the icon in her row
+    assert resolve_anchored(rows[:4], "clickable", "Kasie Other subject", "Kasie")["id"] == 1  # her row
+    assert resolve_anchored(rows, "clickable", "Kasie Other subject", "Kasie") is None  # two rows: ambiguous
+    assert resolve_anchored(rows, "clickable", ".star", "Lilla") is None  # nobody's row
+    assert anchor_of(rows[1], "Find the email by Kasie and click the star icon.") == "Kasie star"
+    assert anchor_of(rows[0], "Find the email by Kasie and forward it.") == "Kasie"
+    assert anchor_of({"role": "button", "name": "Submit"}, "Enter it and click Submit.") == ""
+
+
+def test_adapting_a_target_follows_the_case_the_page_wrote_an_entity_in():
+    mapping = {"Like": "Reply", "@kenda": "@riley"}
+    assert adapt('clickable ".like" in "@kenda Like"', mapping, ignore_case=True) == (
+        'clickable ".reply" in "@riley Reply"'
+    )
+    assert adapt('clickable ".like"', mapping) == 'clickable ".like"'  # goal text stays case-exact
+
+
+def test_twins_are_listed_with_their_place_and_row():
+    assert ordinal(1) == "1st" and ordinal(2) == "2nd" and ordinal(3) == "3rd" and ordinal(11) == "11th"
+    assert ordinal(22) == "22nd" and ordinal(13) == "13th"
+    el = Element(id=3, role="clickable", name=".trash", nth=2, near="Kasie Lunch plans")
+    assert el.line() == '[3] clickable ".trash" 2nd in "Kasie Lunch plans"'
+    assert Element(id=1, role="button", name="Submit").line() == '[1] button "Submit"'
+
+
+async def test_the_same_id_on_a_new_page_is_not_a_repeat():
+    """The inbox row clicked was [5]; on the opened email [5] is Forward: clicking it is no repeat."""
+    goal = "Find the email by Kasie and forward that email to Ranna."
+    task = Task(id="email-inbox-forward#0", env="miniwob", goal=goal, meta={"family": "email-inbox-forward"})
+    obs = observation(goal, [Element(id=5, role="clickable", name="Forward")])
+    before = Step(i=0, action={"action": "click", "id": 5}, thought='target: clickable "Kasie Hi" in "Kasie"')
+    model = ScriptedLLM(default=json.dumps({"action": "click", "id": 5}))
+    decision = await WebNavigator().act(ctx_for(task, obs, model, history=[before]))
+    assert decision.action.id == 5 and len(model.calls) == 1
