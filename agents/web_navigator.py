@@ -132,7 +132,8 @@ def replayed_from(trajectory: Trajectory) -> list[str]:
     return list(dict.fromkeys(s.memory_id for s in trajectory.steps if s.memory_id))
 
 
-_TARGET_SHAPE = re.compile(r'(\S+) "(.*?)"(?: in "([^"]*)")?$')
+_TARGET_SHAPE = re.compile(r'(\S+) "(.*?)"(?: in "([^"]*)")?$')  # role "name" [in "anchor"]
+_STRIP_CHARS = "\"'.,;:!?()[]…"  # around a word in a goal or a page's row
 _ANCHOR_SKIP = frozenset(
     {"a", "an", "and", "the", "to", "of", "in", "on", "at", "by", "for", "from", "with", "it", "its"}
     | {"this", "that", "is", "are", "be", "click", "find", "ago"}
@@ -155,9 +156,6 @@ def target_anchor(target: str | None) -> str:
 
 def _words(text: str) -> list[str]:
     return [w for w in (t.strip(_STRIP_CHARS) for t in text.split()) if w]
-
-
-_STRIP_CHARS = "\"'.,;:!?()[]…"
 
 
 def _word_set(text: str) -> set[str]:
@@ -212,6 +210,31 @@ def resolve_anchored(
         if level:
             return level[0] if len(level) == 1 else None
     return None
+
+
+_SEARCH = re.compile(r"\bsearch\b", re.IGNORECASE)
+
+
+def submits_search(action: WebAction, obs: Observation) -> bool:
+    """Whether typing into this field should also press Enter: a search box with no search button.
+
+    Such a box searches on Enter only (MiniWoB's inboxes: typed without it, the results never
+    show, and the 1.5B took that path on most inbox tasks); a person presses Enter without thinking.
+    """
+    if action.action != "type" or action.enter:
+        return False
+    elements = obs.data.get("elements", [])
+    field = next((e for e in elements if e.get("id") == action.id), None)
+    if field is None or field.get("role") not in ("textbox", "searchbox"):
+        return False
+    if field.get("role") != "searchbox" and not _SEARCH.search(str(field.get("name", ""))):
+        return False
+    return not any(
+        e.get("role") in ("button", "link", "clickable")
+        and _SEARCH.search(str(e.get("name", "")))
+        and not str(e.get("name", "")).startswith(("#", "."))  # an id or class is no visible label
+        for e in elements
+    )
 
 
 def step_target(step: Step) -> str | None:
@@ -711,6 +734,8 @@ class WebNavigator(LLMAgent):
                 action = completion.parsed
         except LLMError as exc:
             return ActDecision(error=f"{type(exc).__name__}: {exc}")
+        if submits_search(action, ctx.observation):
+            action = action.model_copy(update={"enter": True})
         # The element the id pointed at is kept in the step's thought (not in the action: actions are
         # rendered into condensed summaries, and this is page text), so a recorded trajectory stays
         # meaningful after the ids are gone (exemplars, workflows).

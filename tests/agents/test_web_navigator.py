@@ -1032,3 +1032,21 @@ async def test_the_same_id_on_a_new_page_is_not_a_repeat():
     model = ScriptedLLM(default=json.dumps({"action": "click", "id": 5}))
     decision = await WebNavigator().act(ctx_for(task, obs, model, history=[before]))
     assert decision.action.id == 5 and len(model.calls) == 1
+
+
+async def test_typing_into_a_search_box_with_no_search_button_submits_it():
+    goal = "Find the email by Kasie and click the trash icon to delete it."
+    task = Task(id="email-inbox-delete#0", env="miniwob", goal=goal, meta={"family": "email-inbox-delete"})
+    inbox_search = [
+        Element(id=1, role="clickable", name="#search-cancel"),
+        Element(id=2, role="textbox", name="Search"),
+    ]
+    typed = json.dumps({"action": "type", "id": 2, "text": "Kasie"})
+    decision = await WebNavigator().act(ctx_for(task, observation(goal, inbox_search), ScriptedLLM([typed])))
+    assert decision.action.enter is True  # this box searches on Enter only
+    with_button = [*inbox_search, Element(id=3, role="button", name="Search")]
+    decision = await WebNavigator().act(ctx_for(task, observation(goal, with_button), ScriptedLLM([typed])))
+    assert decision.action.enter is False  # the model's call: the page has a button for it
+    other = [Element(id=2, role="textbox", name="First name")]
+    decision = await WebNavigator().act(ctx_for(task, observation(goal, other), ScriptedLLM([typed])))
+    assert decision.action.enter is False
