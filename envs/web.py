@@ -802,12 +802,16 @@ class WebEnv:
         for attempt in range(3):
             try:
                 raw = await page.evaluate(snapshot_script(), opts)
-                break
             except Exception as exc:
                 # A navigation replaced the document under us: wait for the new one and look again.
                 if attempt == 2 or _is_fatal(exc) or "context was destroyed" not in str(exc).lower():
                     raise
                 await page.wait_for_load_state("domcontentloaded", timeout=cfg.navigation_timeout_ms)
+                continue
+            if raw.get("ready") != "loading" or attempt == 2:
+                break
+            # A click's navigation committed after the settle wait: this is a half-parsed document.
+            await page.wait_for_load_state("domcontentloaded", timeout=cfg.navigation_timeout_ms)
         snap = PageSnapshot.model_validate(raw)
         self._elements = {e.id: e for e in snap.elements}
         self.last_snapshot = snap

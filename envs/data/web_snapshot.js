@@ -19,7 +19,7 @@
     'SUB', 'SUP', 'ABBR', 'MARK', 'S', 'TIME', 'BDI', 'Q', 'CITE']);
   document.querySelectorAll('[data-am-id]').forEach((e) => e.removeAttribute('data-am-id'));
   const body = document.body;
-  if (!body) return { url: location.href, title: document.title, elements: [], text: '', truncated: false };
+  if (!body) return { url: location.href, title: document.title, elements: [], text: '', truncated: false, ready: document.readyState };
   const visible = (el) => {
     if (!el.isConnected) return false;
     if (el.checkVisibility && !el.checkVisibility({ checkOpacity: true, checkVisibilityCSS: true })) return false;
@@ -170,6 +170,6 @@
   elements.forEach((e) => delete e.leaf);
   return {
     url: location.href, title: document.title, elements: elements, total: total,
-    text: chunks.join(''), truncated: truncated,
+    text: chunks.join(''), truncated: truncated, ready: document.readyState,
   };
 }
