@@ -12,7 +12,7 @@ import difflib
 import re
 
 _ENTITY = re.compile(r'"[^"]+"|\'[^\']+\'|\d[\d.,:/-]*(?!\w)|\S+')  # "7v" is one token, "1942," a number
-_STRIP = "\"'.,;:!?()[]"
+STRIP_CHARS = "\"'.,;:!?()[]"  # punctuation around a goal's word
 _CONNECTORS = {"and", "or", "&"}
 EMPTY_LIST_WORDS = frozenset({"nothing", "none"})  # "Select nothing and click Submit": no items
 
@@ -31,7 +31,7 @@ def goal_mapping(old_goal: str, new_goal: str) -> dict[str, str]:
         old, new = a[i1:i2], b[j1:j2]
         pairs = zip(old, new, strict=True) if len(old) == len(new) else [(" ".join(old), " ".join(new))]
         for o, n in pairs:
-            o, n = o.strip(_STRIP), n.strip(_STRIP)
+            o, n = o.strip(STRIP_CHARS), n.strip(STRIP_CHARS)
             if o and o != n:
                 mapping[o] = n
     return mapping
@@ -63,12 +63,12 @@ def _is_list(tokens: list[str]) -> bool:
     return (
         any(t.endswith(",") for t in inner)
         or any(t.lower() in _CONNECTORS for t in tokens)
-        or _is_empty([t.strip(_STRIP) for t in tokens])
+        or _is_empty([t.strip(STRIP_CHARS) for t in tokens])
     )
 
 
 def _items(tokens: list[str]) -> list[str]:
-    items = [t for t in (t.strip(_STRIP) for t in tokens) if t and t.lower() not in _CONNECTORS]
+    items = [t for t in (t.strip(STRIP_CHARS) for t in tokens) if t and t.lower() not in _CONNECTORS]
     return [] if _is_empty(items) else items
 
 

@@ -27,7 +27,14 @@ import zlib
 from typing import Any
 
 from agentmem.agents.base import ActContext, ActDecision, LLMAgent
-from agentmem.agents.entity_map import EMPTY_LIST_WORDS, adapt, goal_mapping, list_swaps, template_similarity
+from agentmem.agents.entity_map import (
+    EMPTY_LIST_WORDS,
+    STRIP_CHARS,
+    adapt,
+    goal_mapping,
+    list_swaps,
+    template_similarity,
+)
 from agentmem.envs.base import UNTRUSTED_CLOSE, Observation, quote_untrusted
 from agentmem.envs.web import WebAction, ordinal
 from agentmem.errors import LLMError
@@ -133,7 +140,7 @@ def replayed_from(trajectory: Trajectory) -> list[str]:
 
 
 _TARGET_SHAPE = re.compile(r'(\S+) "(.*?)"(?: in "([^"]*)")?$')  # role "name" [in "anchor"]
-_STRIP_CHARS = "\"'.,;:!?()[]…"  # around a word in a goal or a page's row
+_STRIP_CHARS = STRIP_CHARS + "…"  # a page's row may be cut mid-word
 _ANCHOR_SKIP = frozenset(
     {"a", "an", "and", "the", "to", "of", "in", "on", "at", "by", "for", "from", "with", "it", "its"}
     | {"this", "that", "is", "are", "be", "click", "find", "ago"}
@@ -717,7 +724,8 @@ class WebNavigator(LLMAgent):
                 action = completion.parsed
             else:
                 sampling = {}
-            note = self._repeat_note(action, ctx.history, self._target(action, ctx.observation))
+            target = self._target(action, ctx.observation)
+            note = self._repeat_note(action, ctx.history, target)
             if note:
                 # Small models loop on an action that already worked (typing the same text again) or
                 # that just failed (typing into a read-only date field until the error cap ends the
@@ -732,6 +740,7 @@ class WebNavigator(LLMAgent):
                 )
                 usage = usage.add(completion.usage)
                 action = completion.parsed
+                target = self._target(action, ctx.observation)
         except LLMError as exc:
             return ActDecision(error=f"{type(exc).__name__}: {exc}")
         if submits_search(action, ctx.observation):
@@ -739,7 +748,6 @@ class WebNavigator(LLMAgent):
         # The element the id pointed at is kept in the step's thought (not in the action: actions are
         # rendered into condensed summaries, and this is page text), so a recorded trajectory stays
         # meaningful after the ids are gone (exemplars, workflows).
-        target = self._target(action, ctx.observation)
         return ActDecision(
             action=action,
             thought=(SAMPLED if sampling else "") + (f"{_TARGET}{target}" if target else ""),

@@ -262,14 +262,18 @@ async def test_memory_of_a_success_transfers_to_a_new_instance_through_the_loop(
 
     agent = WebNavigator()
     async with miniwob_with_memory(tmp_path, 4) as (env, memory, cfg):
-        first = await run_episode(
-            make_task("enter-text", 101),
-            agent,
-            env,
-            llm=ScriptedLLM(default=_solver),
-            memory=memory,
-            config=cfg,
-        )
+
+        async def enter_text(seed: int, policy, memory, config):
+            return await run_episode(
+                make_task("enter-text", seed),
+                agent,
+                env,
+                llm=ScriptedLLM(default=policy),
+                memory=memory,
+                config=config,
+            )
+
+        first = await enter_text(101, _solver, memory, cfg)
         assert first.outcome.success is True and first.task.goal.startswith("Enter ")
         workflows = [
             h.item
@@ -278,26 +282,12 @@ async def test_memory_of_a_success_transfers_to_a_new_instance_through_the_loop(
         ]
         assert workflows and workflows[0].payload["goal"] == first.task.goal
         # a fresh instance (other seed, other name): memory off -> the follower fails
-        off = await run_episode(
-            make_task("enter-text", 202),
-            agent,
-            env,
-            llm=ScriptedLLM(default=_follow_suggestion),
-            memory=None,
-            config=cfg,
-        )
+        off = await enter_text(202, _follow_suggestion, None, cfg)
         assert off.outcome.success is not True
         # memory frozen (recall, no writes) -> the adapted exemplar leads it to success
         frozen = cfg.model_copy(update={"memory_mode": "frozen"})
         before = await memory.count()
-        on = await run_episode(
-            make_task("enter-text", 202),
-            agent,
-            env,
-            llm=ScriptedLLM(default=_follow_suggestion),
-            memory=memory,
-            config=frozen,
-        )
+        on = await enter_text(202, _follow_suggestion, memory, frozen)
         assert on.outcome.success is True, [s.model_dump() for s in on.steps]
         assert on.recalled_ids and workflows[0].id in on.recalled_ids
         assert on.task.goal != first.task.goal and await memory.count() == before
