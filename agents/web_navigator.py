@@ -77,6 +77,11 @@ _FAILED_AGAIN_NOTE = (
     "You just tried exactly that and it failed:\n{error}\nDoing it again fails again. "
     "Reply with one different JSON action (another element or another kind of action)."
 )
+_RETRACE_NOTE = (
+    "Earlier attempts at this task that did just that at this point failed ({n} of them). "
+    "Reply with one different JSON action (another element or another kind of action), "
+    "unless nothing else on the page can work."
+)
 _OLD_IDS = re.compile(r'"id":\s*\d+,?\s*|\s*\[\d+\]|\s*no element \[?\d+\]?[^|\n]*')  # ids of an old page
 
 
@@ -420,6 +425,7 @@ class WebNavigator(LLMAgent):
         sibling_min_similarity: float = 0.75,
         explore: bool = True,
         explore_temperature: float = 0.5,
+        explore_steer: bool = True,
     ) -> None:
         self.history_steps = history_steps
         self.obs_chars = obs_chars
@@ -432,6 +438,7 @@ class WebNavigator(LLMAgent):
         self.replay_max_failures = replay_max_failures
         self.sibling_min_similarity = sibling_min_similarity
         self.explore_temperature = explore_temperature if explore else 0.0
+        self.explore_steer = explore_steer
 
     # -- prompts -------------------------------------------------------------------------------
     @staticmethod
@@ -537,7 +544,7 @@ class WebNavigator(LLMAgent):
         Explore-then-exploit across episodes: the same greedy choice on a new instance of a task
         that failed the same way before is the likeliest failure; a sampled one may find a success,
         which memory then replays. `act` samples only where the greedy choice retraces a recalled
-        failure (`retraces_failure`): a family that greedy decoding solves only sometimes fails on
+        failure (`retraced_failures`): a family that greedy decoding solves only sometimes fails on
         other paths, and keeps its greedy choice there. The seed follows the episode and step, so a
         run is repeatable.
         """
@@ -562,22 +569,20 @@ class WebNavigator(LLMAgent):
             if h.item.payload.get("kind") == "failure" and h.item.payload.get("family") == family
         ]
 
-    def retraces_failure(self, action: WebAction, ctx: ActContext) -> bool:
-        """Whether this episode's steps so far plus `action` are the start of a recalled failure of
-        the family, adapted to this goal (same actions on the same elements, same text; steps that
-        failed count on both sides)."""
+    def retraced_failures(self, action: WebAction, ctx: ActContext, target: str | None) -> int:
+        """How many recalled failures of the family begin with this episode's steps so far plus
+        `action` (on `target`), adapted to this goal (same actions on the same elements, same text;
+        steps that failed count on both sides)."""
         goal = goal_of(ctx.task, ctx.observation)
         done = [_comparable(step_record(s)) for s in ctx.history if s.action is not None]
         proposed = {k: v for k, v in action.model_dump().items() if k in ("action", "text", "enter")}
-        target = self._target(action, ctx.observation)
         path = [*done, _comparable({**proposed, "target": target})]
+        count = 0
         for hit in self._own_failures(ctx):
             old_goal = str(hit.item.payload.get("goal", ""))
             steps = adapt_steps(hit.item.payload.get("steps") or [], old_goal, goal, drop_scrolls=False)[0]
-            failed = [_comparable(s) for s in steps]
-            if failed[: len(path)] == path:
-                return True
-        return False
+            count += [_comparable(s) for s in steps][: len(path)] == path
+        return count
 
     def _replayable(self, hit: SearchHit, failures: int) -> bool:
         return _reward(hit) >= self.replay_min_reward and failures <= self.replay_max_failures
@@ -715,16 +720,28 @@ class WebNavigator(LLMAgent):
             completion = await ctx.llm.chat(messages, schema=WebAction, max_tokens=self.max_tokens)
             usage = completion.usage
             action: WebAction = completion.parsed
-            if sampling and self.retraces_failure(action, ctx):
-                # The greedy choice walks a path that failed before: draw another (it may be the same).
+            target = self._target(action, ctx.observation)
+            retraced = self.retraced_failures(action, ctx, target) if sampling else 0
+            if retraced:
+                # The greedy choice walks a path that failed before: draw another. Sampling alone
+                # mostly redraws the same step (a small model is sure of its first guess); the note
+                # says that this step led to failure, which moves the draw to another element.
+                redraw = messages
+                if self.explore_steer:
+                    note = _RETRACE_NOTE.format(n=retraced)
+                    redraw = [
+                        *messages,
+                        {"role": "assistant", "content": completion.text},
+                        {"role": "user", "content": note},
+                    ]
                 completion = await ctx.llm.chat(
-                    messages, schema=WebAction, max_tokens=self.max_tokens, **sampling
+                    redraw, schema=WebAction, max_tokens=self.max_tokens, **sampling
                 )
                 usage = usage.add(completion.usage)
                 action = completion.parsed
+                target = self._target(action, ctx.observation)
             else:
                 sampling = {}
-            target = self._target(action, ctx.observation)
             note = self._repeat_note(action, ctx.history, target)
             if note:
                 # Small models loop on an action that already worked (typing the same text again) or
@@ -825,7 +842,7 @@ class WebNavigator(LLMAgent):
             return [MemoryDraft(kind="concept", text=text, payload=payload)]
         if success is False:
             # A failure keeps its failed steps too (flagged): typing into what is not a text box, three
-            # times over, is the very path a later episode should not walk again (`retraces_failure`).
+            # times over, is the very path a later episode should not walk again (`retraced_failures`).
             steps = [
                 {**step_record(s), **({"error": True} if s.error else {})}
                 for s in trajectory.steps

@@ -62,6 +62,7 @@ class MiniWoBEvalConfig(BaseModel):
     embedder: str | None = None  # memory embedder name (default from config: MiniLM)
     replay: bool = True  # take unambiguous steps of an adapted same-family exemplar without a model call
     explore: bool = True  # resample steps that retrace a remembered failure of an unsolved family (memory on)
+    explore_steer: bool = True  # the resample is told that the greedy step failed before
     practice: int = Field(0, ge=0)  # extra episodes per family failed last session, before the next one
     progress: bool = True
 
@@ -208,7 +209,7 @@ async def run_miniwob_eval(cfg: MiniWoBEvalConfig, llm: Any = None) -> dict[str,
     memory = await open_memory(
         cfg.memory, Path(cfg.memory_db) if cfg.memory_db else out / "memory.db", "miniwob", cfg.embedder
     )
-    agent = WebNavigator(replay=cfg.replay, explore=cfg.explore)
+    agent = WebNavigator(replay=cfg.replay, explore=cfg.explore, explore_steer=cfg.explore_steer)
     loop_cfg = loop_config(cfg)
     host = BrowserHost(extra_args=OFFLINE_ARGS)
     server = MiniWoBServer().start()

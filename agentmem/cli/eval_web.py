@@ -44,6 +44,9 @@ def eval_miniwob(
         help="resample a step where greedy decoding retraces a remembered failure of a task family"
         " that nothing solved yet",
     ),
+    explore_steer: bool = typer.Option(
+        True, help="tell that resample that the greedy step failed before (else: sampling alone)"
+    ),
     practice: int = typer.Option(
         0,
         min=0,
@@ -59,7 +62,7 @@ def eval_miniwob(
         tasks=tasks, episodes=episodes, sessions=sessions, memory=memory, memory_db=memory_db,
         concurrency=concurrency, seed=seed, out=out, limit=limit, max_steps=max_steps,
         coach_every=coach_every, condense=condense, backend=backend, model=model, embedder=embedder,
-        replay=replay, explore=explore, practice=practice,
+        replay=replay, explore=explore, explore_steer=explore_steer, practice=practice,
     )  # fmt: skip
     print_summary(run_eval(run_miniwob_eval(cfg)), out)
 

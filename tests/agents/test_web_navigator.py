@@ -660,6 +660,15 @@ async def test_a_task_kind_that_failed_and_was_never_solved_is_explored_by_sampl
     decision = await agent.act(_nodelay_ctx(failed_path, [failure], goal))
     assert [c["params"].get("temperature") for c in failed_path.calls] == [None, agent.explore_temperature]
     assert decision.thought.startswith(SAMPLED) and decision.action.id == 6
+    # the redraw is told that the greedy step led to failure (sampling alone mostly redraws it)
+    greedy, redraw = failed_path.calls
+    assert redraw["messages"][: len(greedy["messages"])] == greedy["messages"]
+    assert "failed (1 of them)" in redraw["messages"][-1]["content"]
+    unsteered = ScriptedLLM(
+        [json.dumps({"action": "click", "id": 5}), json.dumps({"action": "click", "id": 6})]
+    )
+    await WebNavigator(explore_steer=False).act(_nodelay_ctx(unsteered, [failure], goal))
+    assert unsteered.calls[1]["messages"] == unsteered.calls[0]["messages"]
     step = Step(i=0, action=decision.action.model_dump(), thought=decision.thought)
     assert step_target(step) == 'button "Submit"'  # the sampled marker does not hide the target
     # Greedy decoding proposes another path than the failure's: it is kept (families that greedy
@@ -837,8 +846,9 @@ async def test_a_failure_that_kept_erroring_is_retraced_and_explored_step_by_ste
     assert decision.thought.startswith(SAMPLED) and decision.action == WebAction(action="click", id=1)
     # a second erroring attempt on the same path is still the failure's path
     ctx.history = [Step(i=0, action=json.loads(retyped), thought='target: generic "datepicker"', error="x")]
-    assert agent.retraces_failure(WebAction.model_validate_json(retyped), ctx)
-    assert not agent.retraces_failure(WebAction(action="click", id=2), ctx)
+    datepicker = 'generic "datepicker"'
+    assert agent.retraced_failures(WebAction.model_validate_json(retyped), ctx, datepicker) == 1
+    assert agent.retraced_failures(WebAction(action="click", id=2), ctx, 'button "Submit"') == 0
 
 
 async def test_an_exemplar_that_takes_up_none_of_the_new_goals_entities_is_shown_as_it_was_not_replayed():
