@@ -36,7 +36,7 @@ from agentmem.agents.entity_map import (
     template_similarity,
 )
 from agentmem.envs.base import UNTRUSTED_CLOSE, Observation, quote_untrusted
-from agentmem.envs.web import WebAction, ordinal
+from agentmem.envs.web import Element, WebAction, element_action_error, ordinal
 from agentmem.errors import LLMError
 from agentmem.llm.base import Message
 from agentmem.types import EpisodeSummary, MemoryDraft, SearchHit, Step, Task, Trajectory
@@ -77,6 +77,7 @@ _FAILED_AGAIN_NOTE = (
     "You just tried exactly that and it failed:\n{error}\nDoing it again fails again. "
     "Reply with one different JSON action (another element or another kind of action)."
 )
+_INVALID_NOTE = "That cannot work: {error}. Reply with one different JSON action."
 _RETRACE_NOTE = (
     "Earlier attempts at this task that did just that at this point failed ({n} of them). "
     "Reply with one different JSON action (another element or another kind of action), "
@@ -182,21 +183,37 @@ def element_words(element: dict[str, Any]) -> set[str]:
     return words
 
 
+_LABEL_WORDS = 4  # a twin field's row text this short reads as its label ("Director Name")
+_FIELD_ROLES = frozenset({"textbox", "searchbox", "spinbutton", "combobox", "listbox", "radio", "checkbox"})
+
+
 def anchor_of(element: dict[str, Any], goal: str) -> str:
     """The goal's words that single this element out: "Karlen" for the star in the row of the email
     by Karlen (one of twin ".star" icons) and for that email's row itself (named by sender *and*
     subject, which the next instance does not share), "3rd" for the third of three unnamed text
-    boxes. Empty where the name alone is the goal's words (button "Submit"), or nothing matches."""
+    boxes. Empty where the name alone is the goal's words (button "Submit"), or nothing matches.
+
+    A twin that none of the goal's words single out is known by a short label beside it if it is a
+    form field (an unnamed box next to "Director Name": labels stay, a form's layout may not; a
+    row's icon sits beside content, which changes), else by its place (the 2nd of two "Password"
+    boxes). The name all twins share tells none apart, so its words are left out."""
     goal_words = [w for w in dict.fromkeys(_words(goal)) if w.casefold() not in _ANCHOR_SKIP and len(w) > 1]
+    name_words = _word_set(str(element.get("name", "")))
     if not element.get("nth"):
         # No twins: only a name that is more than the goal's words needs an anchor, and only the
         # goal's names (capitalised past its first word, numbers, @handles) make one, not its verbs.
-        if _word_set(str(element.get("name", ""))) <= {w.casefold() for w in goal_words}:
+        if name_words <= {w.casefold() for w in goal_words}:
             return ""
         first = _words(goal)[:1]
         goal_words = [w for w in goal_words if _names_something(w) and [w] != first]
-    own = element_words(element)
-    return " ".join(w for w in goal_words if w.casefold() in own)
+        own = element_words(element)
+        return " ".join(w for w in goal_words if w.casefold() in own)
+    own = element_words(element) - name_words
+    by_goal = " ".join(w for w in goal_words if w.casefold() in own)
+    label = _words(str(element.get("near", ""))) if element.get("role") in _FIELD_ROLES else []
+    if by_goal or not label or len(label) > _LABEL_WORDS:
+        return by_goal or ordinal(int(element["nth"]))
+    return " ".join(label)
 
 
 def _names_something(word: str) -> bool:
@@ -742,11 +759,14 @@ class WebNavigator(LLMAgent):
                 target = self._target(action, ctx.observation)
             else:
                 sampling = {}
-            note = self._repeat_note(action, ctx.history, target)
+            note = self._invalid_note(action, ctx.observation) or self._repeat_note(
+                action, ctx.history, target
+            )
             if note:
-                # Small models loop on an action that already worked (typing the same text again) or
-                # that just failed (typing into a read-only date field until the error cap ends the
-                # episode): one re-ask with that fact spelled out costs a call but saves the step.
+                # Small models propose what cannot work (typing into a button), loop on an action
+                # that already worked (typing the same text again) or that just failed (typing into a
+                # read-only date field until the error cap ends the episode): one re-ask with that
+                # fact spelled out costs a call but saves the step.
                 retry = [
                     *messages,
                     {"role": "assistant", "content": completion.text},
@@ -771,6 +791,17 @@ class WebNavigator(LLMAgent):
             label=action_label(action, target),
             usage=usage,
         )
+
+    @staticmethod
+    def _invalid_note(action: WebAction, obs: Observation) -> str | None:
+        """The re-ask note for an action the element list shows cannot work (typing into a button,
+        an id not listed): asked again, it does not spend one of the episode's few steps on an
+        error (the 1.5B spent whole stock-market episodes typing a price into the Buy button)."""
+        listed = obs.data.get("elements")
+        if not listed:
+            return None
+        error = element_action_error(action, [Element.model_validate(e) for e in listed])
+        return _INVALID_NOTE.format(error=error) if error else None
 
     @staticmethod
     def _repeat_note(action: WebAction, history: list[Step], target: str | None = None) -> str | None:

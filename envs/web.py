@@ -21,6 +21,7 @@ import shutil
 import signal
 import threading
 import uuid
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, Self
@@ -219,6 +220,35 @@ class Element(BaseModel):
         if self.state:
             out += " " + " ".join(self.state)
         return out
+
+
+_EDITABLE_ROLES = frozenset({"textbox", "searchbox", "spinbutton", "combobox", "date", "time"})
+
+
+def _missing(element_id: int | None, count: int) -> str:
+    return f"no element [{element_id}] in the current list (valid: {f'1..{count}' if count else 'none'})"
+
+
+def element_action_error(act: WebAction, elements: Sequence[Element]) -> str | None:
+    """What the element list alone shows to be wrong with `act`, else None.
+
+    One check for the env (it refuses the action) and for an agent (it can ask its model again
+    before a doomed action spends a step): an id not on the list, typing into what is no text
+    field, selecting in what is no dropdown. What only the page knows (read-only, detached) is
+    left to the env.
+    """
+    if act.action not in _NEEDS_ID:
+        return None
+    el = next((e for e in elements if e.id == act.id), None)
+    if el is None:
+        return _missing(act.id, len(elements))
+    if act.action == "type":
+        editable = el.role in _EDITABLE_ROLES or el.tag in ("input", "textarea")
+        if not editable or el.tag == "select":
+            return f"element [{act.id}] ({el.role}) is not a text field"
+    if act.action == "select" and el.tag != "select":
+        return f"element [{act.id}] is not a dropdown; click it instead"
+    return None
 
 
 class PageSnapshot(BaseModel):
@@ -635,8 +665,7 @@ class WebEnv:
         assert act.id is not None
         el = self._elements.get(act.id)
         if el is None:
-            hint = f"1..{len(self._elements)}" if self._elements else "none"
-            raise InvalidActionError(f"no element [{act.id}] in the current list (valid: {hint})")
+            raise InvalidActionError(_missing(act.id, len(self._elements)))
         sel = f'[data-am-id="{self._gen}-{act.id}"]'
         return el, sel, self._require_page().locator(sel)
 
@@ -648,6 +677,9 @@ class WebEnv:
 
         try:
             if act.action in _NEEDS_ID:
+                error = element_action_error(act, list(self._elements.values()))
+                if error:
+                    raise InvalidActionError(error)
                 el, sel, loc = self._element(act)
                 if act.action == "type":
                     await self._type(el, sel, act)
@@ -706,19 +738,6 @@ class WebEnv:
         await page.evaluate(_DOM_CLICK, sel)
 
     async def _type(self, el: Element, sel: str, act: WebAction) -> None:
-        editable = el.role in (
-            "textbox",
-            "searchbox",
-            "spinbutton",
-            "combobox",
-            "date",
-            "time",
-        ) or el.tag in (
-            "input",
-            "textarea",
-        )
-        if not editable or el.tag == "select":
-            raise InvalidActionError(f"element [{act.id}] ({el.role}) is not a text field")
         page = self._require_page()
         # One round trip: focus, set the value the way frameworks notice (native setter + input/change
         # events, which autocomplete widgets and React listen to); Enter is a real key press.
@@ -735,8 +754,6 @@ class WebEnv:
     async def _select(self, el: Element, loc: Any, option: str, timeout: int) -> None:
         """Choose an option (by label, else value). In a multi-select list the option is added to
         what is already chosen, as a ctrl-click would: one select per wanted item picks several."""
-        if el.tag != "select":
-            raise InvalidActionError(f"element [{el.id}] is not a dropdown; click it instead")
         picked = await loc.evaluate(_MULTI_SELECT_JS, option, timeout=timeout)
         if picked is not None:
             if picked.get("value") is None:

@@ -23,7 +23,15 @@ from agentmem.agents.web_navigator import (
     step_target,
 )
 from agentmem.envs.base import UNTRUSTED_CLOSE, UNTRUSTED_OPEN, Observation
-from agentmem.envs.web import Element, PageSnapshot, WebAction, WebEnv, chromium_path, ordinal
+from agentmem.envs.web import (
+    Element,
+    PageSnapshot,
+    WebAction,
+    WebEnv,
+    chromium_path,
+    element_action_error,
+    ordinal,
+)
 from agentmem.llm.scripted import ScriptedLLM
 from agentmem.types import EpisodeSummary, MemoryItem, Outcome, ScoreParts, SearchHit, Step, Task, Trajectory
 from tests.conftest import require_service
@@ -387,6 +395,28 @@ async def test_a_repeat_of_the_last_successful_action_is_asked_again_once():
     llm = ScriptedLLM(['{"action": "click", "id": 2}'])
     await WebNavigator().act(ctx_for(task, obs, llm, history=history))
     assert len(llm.calls) == 1
+
+
+async def test_an_action_the_element_list_shows_cannot_work_is_asked_again_once():
+    goal = "Buy JYU stock when the price is less than $67.60."
+    task = Task(id="stock-market#0", env="miniwob", goal=goal, meta={"family": "stock-market"})
+    obs = observation(goal, [Element(id=1, role="button", name="Buy", tag="button")])
+    typed = json.dumps({"action": "type", "id": 1, "text": "$67.60"})
+    llm = ScriptedLLM([typed, '{"action": "click", "id": 1}'])
+    decision = await WebNavigator().act(ctx_for(task, obs, llm))
+    assert decision.action == WebAction(action="click", id=1) and len(llm.calls) == 2
+    assert "(button) is not a text field" in llm.calls[1]["messages"][-1]["content"]
+    # an id the list does not hold, and a select on what is no dropdown, likewise
+    for wrong in ({"action": "click", "id": 6}, {"action": "select", "id": 1, "text": "Buy"}):
+        llm = ScriptedLLM([json.dumps(wrong), '{"action": "click", "id": 1}'])
+        assert (await WebNavigator().act(ctx_for(task, obs, llm))).action.id == 1 and len(llm.calls) == 2
+    # insisting spends the step (the env refuses it with the same words): one re-ask only
+    llm = ScriptedLLM([typed, typed])
+    decision = await WebNavigator().act(ctx_for(task, obs, llm))
+    assert decision.action.action == "type" and len(llm.calls) == 2
+    assert (
+        element_action_error(decision.action, obs_elements(obs)) == "element [1] (button) is not a text field"
+    )
 
 
 async def test_a_repeat_of_the_action_that_just_failed_is_asked_again_once():
@@ -999,7 +1029,16 @@ def test_anchored_targets_resolve_to_one_element_or_none():
     assert resolve_anchored(rows[:4], "clickable", "Kasie Other subject", "Kasie")["id"] == 1  # her row
     assert resolve_anchored(rows, "clickable", "Kasie Other subject", "Kasie") is None  # two rows: ambiguous
     assert resolve_anchored(rows, "clickable", ".star", "Lilla") is None  # nobody's row
-    assert anchor_of(rows[1], "Find the email by Kasie and click the star icon.") == "Kasie star"
+    assert anchor_of(rows[1], "Find the email by Kasie and click the star icon.") == "Kasie"
+    # a twin the goal's words do not single out (they name every twin alike) is known by its place
+    assert anchor_of(rows[3], "Find the email by Kasie and click the star icon.") == "2nd"
+    password = {"role": "textbox", "name": "Password", "nth": 2}
+    assert anchor_of(password, 'Enter the password "zfy7" into both text fields.') == "2nd"
+    # ...or by the short label beside it, which outlives a changed layout
+    director = {"role": "textbox", "name": "", "nth": 3, "near": "Director Name"}
+    assert anchor_of(director, "Search for horror movies directed by Ward from year 2002.") == "Director Name"
+    boxes = [director, {"id": 7, "role": "textbox", "name": "", "nth": 1, "near": "Released Date"}]
+    assert resolve_anchored([{**director, "id": 9}, *boxes[1:]], "textbox", "", "Director Name")["id"] == 9
     assert anchor_of(rows[0], "Find the email by Kasie and forward it.") == "Kasie"
     assert anchor_of({"role": "button", "name": "Submit"}, "Enter it and click Submit.") == ""
 
