@@ -241,6 +241,27 @@ def resolve_anchored(
     return None
 
 
+def replay_pick(elements: list[dict[str, Any]], role: str, name: str, anchor: str) -> dict[str, Any] | None:
+    """The element replay may act on: the one the anchor fits, else the one exact role+name match."""
+    if anchor:
+        return resolve_anchored(elements, role, name, anchor)
+    exact = [e for e in elements if e.get("role") == role and e.get("name", "") == name]
+    return exact[0] if len(exact) == 1 else None
+
+
+def hint_pick(elements: list[dict[str, Any]], role: str, name: str, anchor: str) -> dict[str, Any] | None:
+    """The element a hint suggests to the model: the anchored one, else the first of the name
+    (exact, then in any case), else the only element of the role."""
+    pick = resolve_anchored(elements, role, name, anchor) if anchor else None
+    if pick is not None:
+        return pick
+    exact = [e for e in elements if e.get("role") == role and e.get("name", "") == name]
+    loose = [e for e in elements if e.get("name", "").lower() == name.lower()] if name else []
+    by_role = [e for e in elements if e.get("role") == role]
+    found = exact or loose or (by_role if len(by_role) == 1 else [])
+    return found[0] if found else None
+
+
 _SEARCH = re.compile(r"\bsearch\b", re.IGNORECASE)
 
 
@@ -677,25 +698,14 @@ class WebNavigator(LLMAgent):
     def _resolve(step: dict[str, Any], obs: Observation, *, strict: bool = False) -> dict[str, Any] | None:
         """The exemplar step as an action on the current page (its element found by role+name).
 
-        `strict`: only an element that is the one exact role+name match (for replay without the model).
+        `strict`: the element replay may act on without the model (`replay_pick`), else the one a
+        hint suggests (`hint_pick`).
         """
         action: dict[str, Any] = {"action": step["action"]}
         if step.get("target"):
             role, name = parse_target(step["target"])
             anchor = target_anchor(step["target"])
-            elements = obs.data.get("elements", [])
-            # An anchored step is found by the goal's words in its name or row (a twin icon, an
-            # email's row); the model's hint may fall back to the name alone.
-            pick = resolve_anchored(elements, role, name, anchor) if anchor else None
-            if pick is None and not (anchor and strict):
-                exact = [e for e in elements if e.get("role") == role and e.get("name", "") == name]
-                if strict:
-                    found = exact if len(exact) == 1 else []
-                else:
-                    loose = [e for e in elements if e.get("name", "").lower() == name.lower()] if name else []
-                    by_role = [e for e in elements if e.get("role") == role]
-                    found = exact or loose or (by_role if len(by_role) == 1 else [])
-                pick = found[0] if found else None
+            pick = (replay_pick if strict else hint_pick)(obs.data.get("elements", []), role, name, anchor)
             if pick is None:
                 return None
             action["id"] = pick["id"]
