@@ -55,6 +55,9 @@
     if (p && p.nodeType === 3 && clean(p.data).length < 60) return p.data;
     return '';
   };
+  // Classes that say what state an element is in, not what it is: listed as its state, so a toggled
+  // ".share" stays ".share" (as ".share.active" it read as another element, and was clicked off again).
+  const STATE_CLASSES = new Set(['active', 'selected', 'checked', 'open', 'current']);
   const nameOf = (el, role) => {
     let n = el.getAttribute('aria-label') || '';
     const t = el.tagName;
@@ -63,8 +66,9 @@
     if (!n && field) n = labelText(el) || el.getAttribute('placeholder') || '';
     if (!n && !field) n = clean(el.innerText || el.textContent || '');  // whitespace alone names nothing
     if (!n) n = el.getAttribute('title') || el.getAttribute('alt') || el.getAttribute('name') || (el.id ? '#' + el.id : '');
-    if (!n && typeof el.className === 'string' && el.className.trim()) {
-      n = '.' + el.className.trim().split(/\s+/).slice(0, 2).join('.');
+    const classes = typeof el.className === 'string' ? el.className.trim().split(/\s+/).filter((c) => c && !STATE_CLASSES.has(c)) : [];
+    if (!n && classes.length) {
+      n = '.' + classes.slice(0, 2).join('.');
       // A box told apart only by its colour (".color" swatches): the colour as the page wrote it.
       const bg = el.style && el.style.backgroundColor;
       if (bg) n += ' ' + bg;
@@ -107,6 +111,7 @@
     if (el.getAttribute('aria-expanded') === 'true') item.state.push('expanded');
     if (el.getAttribute('aria-selected') === 'true') item.state.push('selected');
     if (document.activeElement === el) item.state.push('focused');
+    for (const c of el.classList || []) if (STATE_CLASSES.has(c) && !item.state.includes(c)) item.state.push(c);
     el.setAttribute('data-am-id', gen + '-' + item.id);
     elements.push(item);
     nodes.push(el);

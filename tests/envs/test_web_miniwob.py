@@ -200,3 +200,20 @@ async def test_boxes_told_apart_only_by_colour_are_named_by_it(chromium):
             assert len(boxes) == 1, obs.text
             result = await env.step(WebAction(action="click", id=boxes[0]["id"]))
             assert result.done and result.outcome.success is True, (colour, result.info)
+
+
+async def test_a_toggled_icon_keeps_its_name_and_shows_its_state(chromium):
+    """social-media-all's icons gain the class "active" when clicked: still ".like", now active (as
+    ".like.active" it read as another element, which the model clicked off again)."""
+    async with miniwob_suite() as factory:
+        env = factory()
+        obs = await env.reset(make_task("social-media-all", 3))
+        kind = re.search(r'Click the "(\w+)" button', obs.data["goal"]).group(1).lower()
+        icons = [e for e in obs.data["elements"] if e["name"] == f".{kind}"]
+        assert len(icons) > 1 and not any("active" in e.get("state", []) for e in icons), obs.text
+        result = await env.step(WebAction(action="click", id=icons[0]["id"]))
+        after = [e for e in result.observation.data["elements"] if e["name"].startswith(f".{kind}")]
+        assert [e["name"] for e in after] == [f".{kind}"] * len(icons), result.observation.text
+        assert [e.get("state", []) for e in after][0] == ["active"]
+        assert not any(e.get("state") for e in after[1:])
+        assert f'".{kind}" 1st in' in result.observation.text and " active" in result.observation.text
