@@ -62,7 +62,7 @@ class MiniWoBEvalConfig(BaseModel):
     embedder: str | None = None  # memory embedder name (default from config: MiniLM)
     replay: bool = True  # take unambiguous steps of an adapted same-family exemplar without a model call
     explore: bool = True  # resample steps that retrace a remembered failure of an unsolved family (memory on)
-    explore_steer: bool = True  # the resample is told that the greedy step failed before
+    explore_steer: bool = False  # tell the resample that the greedy step failed before (no gain measured)
     practice: int = Field(0, ge=0)  # extra episodes per family failed last session, before the next one
     progress: bool = True
 

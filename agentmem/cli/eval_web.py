@@ -45,7 +45,7 @@ def eval_miniwob(
         " that nothing solved yet",
     ),
     explore_steer: bool = typer.Option(
-        True, help="tell that resample that the greedy step failed before (else: sampling alone)"
+        False, help="tell that resample that the greedy step failed before (measured: no gain over sampling)"
     ),
     practice: int = typer.Option(
         0,

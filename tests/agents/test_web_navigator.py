@@ -690,15 +690,15 @@ async def test_a_task_kind_that_failed_and_was_never_solved_is_explored_by_sampl
     decision = await agent.act(_nodelay_ctx(failed_path, [failure], goal))
     assert [c["params"].get("temperature") for c in failed_path.calls] == [None, agent.explore_temperature]
     assert decision.thought.startswith(SAMPLED) and decision.action.id == 6
-    # the redraw is told that the greedy step led to failure (sampling alone mostly redraws it)
-    greedy, redraw = failed_path.calls
-    assert redraw["messages"][: len(greedy["messages"])] == greedy["messages"]
-    assert "failed (1 of them)" in redraw["messages"][-1]["content"]
-    unsteered = ScriptedLLM(
+    # by default the redraw sees the same prompt; steered, it is told that the greedy step led to failure
+    assert failed_path.calls[1]["messages"] == failed_path.calls[0]["messages"]
+    steered = ScriptedLLM(
         [json.dumps({"action": "click", "id": 5}), json.dumps({"action": "click", "id": 6})]
     )
-    await WebNavigator(explore_steer=False).act(_nodelay_ctx(unsteered, [failure], goal))
-    assert unsteered.calls[1]["messages"] == unsteered.calls[0]["messages"]
+    await WebNavigator(explore_steer=True).act(_nodelay_ctx(steered, [failure], goal))
+    greedy, redraw = steered.calls
+    assert redraw["messages"][: len(greedy["messages"])] == greedy["messages"]
+    assert "failed (1 of them)" in redraw["messages"][-1]["content"]
     step = Step(i=0, action=decision.action.model_dump(), thought=decision.thought)
     assert step_target(step) == 'button "Submit"'  # the sampled marker does not hide the target
     # Greedy decoding proposes another path than the failure's: it is kept (families that greedy

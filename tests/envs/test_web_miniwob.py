@@ -214,6 +214,6 @@ async def test_a_toggled_icon_keeps_its_name_and_shows_its_state(chromium):
         result = await env.step(WebAction(action="click", id=icons[0]["id"]))
         after = [e for e in result.observation.data["elements"] if e["name"].startswith(f".{kind}")]
         assert [e["name"] for e in after] == [f".{kind}"] * len(icons), result.observation.text
-        assert [e.get("state", []) for e in after][0] == ["active"]
+        assert after[0].get("state", []) == ["active"]
         assert not any(e.get("state") for e in after[1:])
         assert f'".{kind}" 1st in' in result.observation.text and " active" in result.observation.text
