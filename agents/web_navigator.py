@@ -241,11 +241,15 @@ def resolve_anchored(
     return None
 
 
+def _exact(elements: list[dict[str, Any]], role: str, name: str) -> list[dict[str, Any]]:
+    return [e for e in elements if e.get("role") == role and e.get("name", "") == name]
+
+
 def replay_pick(elements: list[dict[str, Any]], role: str, name: str, anchor: str) -> dict[str, Any] | None:
     """The element replay may act on: the one the anchor fits, else the one exact role+name match."""
     if anchor:
         return resolve_anchored(elements, role, name, anchor)
-    exact = [e for e in elements if e.get("role") == role and e.get("name", "") == name]
+    exact = _exact(elements, role, name)
     return exact[0] if len(exact) == 1 else None
 
 
@@ -255,11 +259,16 @@ def hint_pick(elements: list[dict[str, Any]], role: str, name: str, anchor: str)
     pick = resolve_anchored(elements, role, name, anchor) if anchor else None
     if pick is not None:
         return pick
-    exact = [e for e in elements if e.get("role") == role and e.get("name", "") == name]
+    exact = _exact(elements, role, name)
     loose = [e for e in elements if e.get("name", "").lower() == name.lower()] if name else []
     by_role = [e for e in elements if e.get("role") == role]
     found = exact or loose or (by_role if len(by_role) == 1 else [])
     return found[0] if found else None
+
+
+def _reask(messages: list[Message], reply: str, note: str) -> list[Message]:
+    """The conversation asked again: the model's reply, then what is wrong with it."""
+    return [*messages, {"role": "assistant", "content": reply}, {"role": "user", "content": note}]
 
 
 _SEARCH = re.compile(r"\bsearch\b", re.IGNORECASE)
@@ -755,12 +764,7 @@ class WebNavigator(LLMAgent):
                 # draw off it — measured at stop 19, it found no more successes than sampling alone.
                 redraw = messages
                 if self.explore_steer:
-                    note = _RETRACE_NOTE.format(n=retraced)
-                    redraw = [
-                        *messages,
-                        {"role": "assistant", "content": completion.text},
-                        {"role": "user", "content": note},
-                    ]
+                    redraw = _reask(messages, completion.text, _RETRACE_NOTE.format(n=retraced))
                 completion = await ctx.llm.chat(
                     redraw, schema=WebAction, max_tokens=self.max_tokens, **sampling
                 )
@@ -777,11 +781,7 @@ class WebNavigator(LLMAgent):
                 # that already worked (typing the same text again) or that just failed (typing into a
                 # read-only date field until the error cap ends the episode): one re-ask with that
                 # fact spelled out costs a call but saves the step.
-                retry = [
-                    *messages,
-                    {"role": "assistant", "content": completion.text},
-                    {"role": "user", "content": note},
-                ]
+                retry = _reask(messages, completion.text, note)
                 completion = await ctx.llm.chat(
                     retry, schema=WebAction, max_tokens=self.max_tokens, **sampling
                 )

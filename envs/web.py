@@ -682,7 +682,7 @@ class WebEnv:
                     raise InvalidActionError(error)
                 el, sel, loc = self._element(act)
                 if act.action == "type":
-                    await self._type(el, sel, act)
+                    await self._type(sel, act)
                 else:
                     probe = await page.evaluate(_PROBE_JS, sel)
                     if probe is None:
@@ -737,7 +737,7 @@ class WebEnv:
                 return
         await page.evaluate(_DOM_CLICK, sel)
 
-    async def _type(self, el: Element, sel: str, act: WebAction) -> None:
+    async def _type(self, sel: str, act: WebAction) -> None:
         page = self._require_page()
         # One round trip: focus, set the value the way frameworks notice (native setter + input/change
         # events, which autocomplete widgets and React listen to); Enter is a real key press.
