@@ -2,16 +2,18 @@
 # MiniWoB++: memory off vs on side by side (same fresh seeds per session in both arms), embedded model.
 # One llama.cpp thread per arm so the two arms share the 2 cores evenly; resumable (rerun to continue).
 # One to two hours per arm with the 1.5B here (100 tasks x 3 sessions, 12-23 s an episode).
+# STEPS=N caps the steps per episode (default 6, the CLI's; stops 15-19 ran 4).
 # PRACTICE=N gives the on arm up to N practice episodes per family it failed, before each later session.
 set -uo pipefail
 OUT=${OUT:-runs/web}
 MODEL=${MODEL:-qwen2.5-coder-1.5b}
 LIMIT=${LIMIT:-100}
 PRACTICE=${PRACTICE:-0}
+STEPS=${STEPS:-6}
 AM=${AM:-.venv/bin/agentmem}
 mkdir -p "$OUT"
 export AGENTMEM_LLM__N_THREADS=${AGENTMEM_LLM__N_THREADS:-1} HF_HUB_OFFLINE=1
-C="--tasks all --limit $LIMIT --episodes 1 --sessions 3 --concurrency 1 --seed 0 --max-steps 4 --model $MODEL"
+C="--tasks all --limit $LIMIT --episodes 1 --sessions 3 --concurrency 1 --seed 0 --max-steps $STEPS --model $MODEL"
 $AM eval miniwob $C --memory off --out "$OUT/off" > "$OUT.off.log" 2>&1 &
 $AM eval miniwob $C --memory on --practice "$PRACTICE" --out "$OUT/on" > "$OUT.on.log" 2>&1 &
 wait
