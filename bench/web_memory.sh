@@ -2,14 +2,15 @@
 # MiniWoB++: memory off vs on side by side (same fresh seeds per session in both arms), embedded model.
 # One llama.cpp thread per arm so the two arms share the 2 cores evenly; resumable (rerun to continue).
 # One to two hours per arm with the 1.5B here (100 tasks x 3 sessions, 12-23 s an episode).
-# STEPS=N caps the steps per episode (default 6, the CLI's; stops 15-19 ran 4).
+# STEPS=N caps the steps per episode (default 4, as at stops 15-20; 6, the CLI default, made
+# episodes ~1.5x longer here: 33 s each on the first 12 tasks with both arms side by side).
 # PRACTICE=N gives the on arm up to N practice episodes per family it failed, before each later session.
 set -uo pipefail
 OUT=${OUT:-runs/web}
 MODEL=${MODEL:-qwen2.5-coder-1.5b}
 LIMIT=${LIMIT:-100}
 PRACTICE=${PRACTICE:-0}
-STEPS=${STEPS:-6}
+STEPS=${STEPS:-4}
 AM=${AM:-.venv/bin/agentmem}
 mkdir -p "$OUT"
 export AGENTMEM_LLM__N_THREADS=${AGENTMEM_LLM__N_THREADS:-1} HF_HUB_OFFLINE=1
