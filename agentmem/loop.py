@@ -348,6 +348,7 @@ def _trajectory(state: EpisodeState) -> Trajectory:
         episode_id=state["episode_id"],
         error=state.get("error"),
         summary=EpisodeSummary.model_validate(state["summary"]) if state.get("summary") else None,
+        agent_state=dict(state.get("agent_state") or {}),
     )
 
 

@@ -91,6 +91,9 @@ class Trajectory(BaseModel):
     episode_id: str = Field(default_factory=new_id)
     error: str | None = None
     summary: EpisodeSummary | None = None  # the condenser's summary, when the loop wrote one
+    # The agent's scratch state at the end (JSON): what it decided about its memory (why replay
+    # stopped, say), kept so an evaluation can tell why memory did or did not help.
+    agent_state: dict[str, Any] = Field(default_factory=dict)
 
 
 class EpisodeSummary(BaseModel):

@@ -69,6 +69,7 @@ _FINISH_LOCAL = "The task ends by itself when the goal is met (usually after cli
 _TARGET = "target: "
 REPLAYED = "[replayed] "  # thought prefix of a step taken from an exemplar without a model call
 SAMPLED = "[sampled] "  # thought prefix of a step the model chose while exploring (see explore_params)
+REPLAY_STOP = "replay_stop"  # episode state: the step where replay stopped or declined, and why
 _REPEAT_NOTE = (
     "You already did exactly that and it worked. Do the next part of the goal instead "
     "(for example click the submit button). Reply with one different JSON action."
@@ -663,25 +664,30 @@ class WebNavigator(LLMAgent):
 
         Safe means: every earlier step of this episode was replayed and worked, the exemplar's goal
         reads like this goal (token similarity), and the step's element is unique on this page.
+        Why replay stopped or never started is kept in the episode's state (`REPLAY_STOP`).
         """
         if not self.replay or ctx.state.get("replay_off"):
             return None
-        if len(ctx.history) != ctx.state.get("replayed", 0) or any(s.error for s in ctx.history):
-            ctx.state["replay_off"] = True
-            return None
+        done = len(ctx.history)
+        if done != ctx.state.get("replayed", 0) or any(s.error for s in ctx.history):
+            return self._stop_replay(
+                ctx, "a step failed" if any(s.error for s in ctx.history) else "model step"
+            )
         goal = goal_of(ctx.task, ctx.observation)
         hit = self._best_exemplar(ctx.recalled, family_of(ctx.task), goal)
-        if hit is None or not self._replayable(hit, failed_replays(hit, ctx.recalled)):
+        if hit is None:
+            return self._skip_replay(ctx, "no exemplar")
+        if not self._replayable(hit, failed_replays(hit, ctx.recalled)):
             # a partial success, or one that failed when reused, is a hint for the model, not a replay
-            return None
+            return self._skip_replay(ctx, "exemplar not replayable")
         old_goal = str(hit.item.payload.get("goal", ""))
-        similarity = template_similarity(old_goal, goal)
-        if similarity < self.replay_min_similarity:
-            return None
+        if template_similarity(old_goal, goal) < self.replay_min_similarity:
+            return self._skip_replay(ctx, "goal unlike the exemplar's")
         steps, sound = adapt_steps(hit.item.payload["steps"], old_goal, goal)
-        done = len(ctx.history)
-        if not sound or done >= len(steps):
-            return None
+        if not sound:
+            return self._skip_replay(ctx, "exemplar not adaptable to this goal")
+        if done >= len(steps):
+            return self._skip_replay(ctx, "exemplar's steps all done")
         step = steps[done]
         unnamed = not parse_target(step.get("target"))[1] and not target_anchor(step.get("target"))
         if step["action"] == "click" and unnamed and old_goal != goal:
@@ -689,19 +695,28 @@ class WebNavigator(LLMAgent):
             # said; on a goal that says something else, only the model can tell which one is meant
             # (seen: click-widget's "text" exemplar clicked a text box for a "button" widget). Typing
             # is different: the text carries the new goal's entity, the box is just the box.
-            ctx.state["replay_off"] = True
-            return None
+            return self._stop_replay(ctx, "unnamed element on another goal")
         resolved = self._resolve(step, ctx.observation, strict=True)
         if resolved is None:
-            ctx.state["replay_off"] = True
-            return None
+            return self._stop_replay(ctx, "element not found or not unique")
         try:
             action = WebAction.model_validate(resolved)
         except ValueError:
-            ctx.state["replay_off"] = True
-            return None
+            return self._stop_replay(ctx, "step not a valid action")
         ctx.state["replayed"] = done + 1
         return action, hit.item.id
+
+    @staticmethod
+    def _skip_replay(ctx: ActContext, why: str) -> None:
+        """Replay declines this step (it may take a later one, should the exemplar change)."""
+        ctx.state.setdefault(REPLAY_STOP, f"step {len(ctx.history) + 1}: {why}")
+        return None
+
+    @classmethod
+    def _stop_replay(cls, ctx: ActContext, why: str) -> None:
+        """Replay ends for the episode: the model decides every step from here."""
+        ctx.state["replay_off"] = True
+        return cls._skip_replay(ctx, why)
 
     @staticmethod
     def _resolve(step: dict[str, Any], obs: Observation, *, strict: bool = False) -> dict[str, Any] | None:
@@ -912,4 +927,13 @@ class WebNavigator(LLMAgent):
         return []
 
 
-__all__ = ["REPLAYED", "SAMPLED", "WebNavigator", "abstract_goal", "adapt", "family_of", "goal_mapping"]
+__all__ = [
+    "REPLAYED",
+    "REPLAY_STOP",
+    "SAMPLED",
+    "WebNavigator",
+    "abstract_goal",
+    "adapt",
+    "family_of",
+    "goal_mapping",
+]

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
+from collections import Counter
 from pathlib import Path
 
 from agentmem.eval.harness import ResultsLog
@@ -57,6 +59,11 @@ def compare(off_dir: Path, on_dir: Path) -> dict:
         practised_by = {
             _family(r["task_id"]) for p, rows in practice.items() if p <= s for r in rows if r["solved"]
         }
+        headroom = {
+            k
+            for k in keys
+            if _family(k[1]) in practised_by or any(on[j]["solved"] for j in on if j[0] < s and j[1] == k[1])
+        }
 
         def steps_per_success(rows: dict, keys: list = keys) -> float:
             steps = [rows[k]["steps"] for k in keys if rows[k]["solved"]]
@@ -78,11 +85,16 @@ def compare(off_dir: Path, on_dir: Path) -> dict:
                 "on_sampled_steps": sum(on[k]["details"].get("sampled_steps", 0) for k in keys),
                 # Headroom for replay alone: this session's tasks whose family the on arm solved in
                 # an earlier session or in practice (perfect reuse would solve at least these).
-                "on_solved_before": sum(
-                    1
-                    for k in keys
-                    if _family(k[1]) in practised_by
-                    or any(on[j]["solved"] for j in on if j[0] < s and j[1] == k[1])
+                "on_solved_before": len(headroom),
+                # The on arm with perfect reuse: every headroom task solved, the rest as the off arm did.
+                "reuse_bound": len(headroom) + sum(off[k]["solved"] for k in keys if k not in headroom),
+                # Why replay took no step on a headroom task (recorded since stop 20).
+                "replay_misses": dict(
+                    Counter(
+                        re.sub(r"^step \d+: ", "", on[k]["details"].get("replay_stop") or "not recorded")
+                        for k in headroom
+                        if not on[k]["details"].get("replayed_steps")
+                    ).most_common()
                 ),
                 "practice_episodes": [sum(r["solved"] for r in practised), len(practised)],
                 # Families whose practice succeeded before this session: [on solved, off solved] of
@@ -130,8 +142,11 @@ def main() -> None:
         (rs, rn), (ss, sn) = s["on_replayed_episodes"], s["on_sampled_episodes"]
         print(f"  on: episodes with replayed steps solved {rs}/{rn}; with sampled steps solved {ss}/{sn}")
         print(
-            f"  on: tasks solved in an earlier session {s['on_solved_before']}/{s['n']} (replay's headroom)"
+            f"  on: tasks solved in an earlier session {s['on_solved_before']}/{s['n']} (replay's headroom);"
+            f" perfect reuse would make it {s['reuse_bound']}/{s['n']}"
         )
+        if s["replay_misses"]:
+            print(f"  on: headroom tasks replay took no step of, by why: {s['replay_misses']}")
         (ps, pn), (pon, poff, pk) = s["practice_episodes"], s["practised_families_solved"]
         if pn:
             print(

@@ -11,6 +11,7 @@ import pytest
 
 from agentmem.agents.base import ActContext
 from agentmem.agents.web_navigator import (
+    REPLAY_STOP,
     REPLAYED,
     SAMPLED,
     WebNavigator,
@@ -500,6 +501,7 @@ async def test_replay_takes_unambiguous_exemplar_steps_without_the_model_and_sto
     ctx2.history = [Step(i=0, action={"action": "type", "id": 7, "text": "Jerrie"}, error="stale element")]
     await agent.act(ctx2)
     assert len(model.calls) == 1 and ctx2.state["replay_off"] is True
+    assert ctx2.state[REPLAY_STOP] == "step 2: a step failed"
 
     # two elements match the step's target: ambiguous, so the model decides
     twins = [*page, Element(id=8, role="textbox", value="")]
@@ -507,6 +509,15 @@ async def test_replay_takes_unambiguous_exemplar_steps_without_the_model_and_sto
     ctx3 = ctx_for(task, observation(goal, twins), model3, recalled=[hit])
     decision = await agent.act(ctx3)
     assert decision.action.id == 8 and len(model3.calls) == 1
+    assert ctx3.state[REPLAY_STOP] == "step 1: element not found or not unique"
+
+    # nothing to replay: the first reason is kept, later steps do not overwrite it
+    model4 = ScriptedLLM(default=json.dumps({"action": "click", "id": 4}))
+    ctx4 = ctx_for(task, observation(goal, page), model4)
+    await agent.act(ctx4)
+    ctx4.history = [Step(i=0, action={"action": "click", "id": 4})]
+    await agent.act(ctx4)
+    assert ctx4.state[REPLAY_STOP] == "step 1: no exemplar"
 
     # replay off: the model is asked even with an exemplar
     model4 = ScriptedLLM(default=json.dumps({"action": "type", "id": 7, "text": "Jerrie"}))

@@ -195,6 +195,8 @@ async def test_miniwob_eval_sessions_draw_fresh_seeds_and_write_outputs(chromium
     assert any(r["recalled_ids"] for r in rows if r["session"] == 2), (
         "session 2 should recall session 1's memory"
     )
+    # why replay took no step is kept per episode (session 1 has nothing to replay yet)
+    assert {r["details"]["replay_stop"] for r in rows if r["session"] == 1} == {"step 1: no exemplar"}
     assert sum(1 for r in rows if r["details"]["screenshots"]) == 2  # one episode per session
     assert json.loads((out / "summary.json").read_text())["steps_per_success"]["1"] > 0
 

@@ -1,0 +1,52 @@
+"""bench/web_compare.py: the off/on comparison a MiniWoB++ measurement is reported with."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from agentmem.eval.harness import ResultRow, ResultsLog
+
+_SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "web_compare.py"
+
+
+def _compare_module():
+    spec = importlib.util.spec_from_file_location("web_compare", _SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _write(run: Path, rows: list[tuple[int, str, bool, dict]]) -> None:
+    log = ResultsLog(run / "results.jsonl")
+    for session, task, solved, details in rows:
+        log.append_sync(
+            ResultRow(
+                benchmark="miniwob",
+                session=session,
+                task_id=f"{task}#0",
+                solved=solved,
+                steps=2,
+                details=details,
+            )
+        )
+
+
+def test_reuse_bound_and_why_replay_missed_headroom_tasks(tmp_path):
+    off, on = tmp_path / "off", tmp_path / "on"
+    _write(off, [(1, "a", True, {}), (1, "b", False, {}), (1, "c", True, {}),
+                 (2, "a", True, {}), (2, "b", False, {}), (2, "c", True, {})])  # fmt: skip
+    _write(on, [
+        (1, "a", True, {}), (1, "b", True, {}), (1, "c", False, {}),
+        (2, "a", True, {"replayed_steps": 2}),
+        (2, "b", False, {"replay_stop": "step 1: element not found or not unique"}),
+        (2, "c", False, {"replay_stop": "step 1: no exemplar"}),
+    ])  # fmt: skip
+    result = _compare_module().compare(off, on)
+    second = result["sessions"][1]
+    # a and b were solved by the on arm in session 1: its headroom; c, outside it, counts as the off arm did
+    assert second["on_solved_before"] == 2 and second["reuse_bound"] == 3
+    # only headroom tasks without a replayed step are counted, by the reason with its step number cut off
+    assert second["replay_misses"] == {"element not found or not unique": 1}
+    assert (second["on"], second["off"], second["on_losses"]) == (1, 2, ["c#0"])
