@@ -234,8 +234,8 @@ def element_action_error(act: WebAction, elements: Sequence[Element]) -> str | N
 
     One check for the env (it refuses the action) and for an agent (it can ask its model again
     before a doomed action spends a step): an id not on the list, typing into what is no text
-    field, selecting in what is no dropdown. What only the page knows (read-only, detached) is
-    left to the env.
+    field or into one listed read-only or disabled (a date picker's box: it is clicked), selecting
+    in what is no dropdown. What only the page knows (detached, covered) is left to the env.
     """
     if act.action not in _NEEDS_ID:
         return None
@@ -246,6 +246,9 @@ def element_action_error(act: WebAction, elements: Sequence[Element]) -> str | N
         editable = el.role in _EDITABLE_ROLES or el.tag in ("input", "textarea")
         if not editable or el.tag == "select":
             return f"element [{act.id}] ({el.role}) is not a text field"
+        locked = [s for s in ("readonly", "disabled") if s in el.state]
+        if locked:
+            return f"element [{act.id}] is {locked[0]}: it cannot be typed into (click it instead)"
     if act.action == "select" and el.tag != "select":
         return f"element [{act.id}] is not a dropdown; click it instead"
     return None

@@ -108,6 +108,7 @@
     }
     if (el.checked === true || el.getAttribute('aria-checked') === 'true') item.state.push('checked');
     if (el.disabled === true || el.getAttribute('aria-disabled') === 'true') item.state.push('disabled');
+    if (el.readOnly === true || el.getAttribute('aria-readonly') === 'true') item.state.push('readonly');
     if (el.getAttribute('aria-expanded') === 'true') item.state.push('expanded');
     if (el.getAttribute('aria-selected') === 'true') item.state.push('selected');
     if (document.activeElement === el) item.state.push('focused');

@@ -17,7 +17,7 @@ from agentmem.envs.miniwob import (
     miniwob_suite,
     suite_tasks,
 )
-from agentmem.envs.web import WebAction, chromium_path
+from agentmem.envs.web import Element, WebAction, chromium_path, element_action_error
 from agentmem.errors import DataError
 from tests.conftest import require_service
 
@@ -217,3 +217,23 @@ async def test_a_toggled_icon_keeps_its_name_and_shows_its_state(chromium):
         assert after[0].get("state", []) == ["active"]
         assert not any(e.get("state") for e in after[1:])
         assert f'".{kind}" 1st in' in result.observation.text and " active" in result.observation.text
+
+
+async def test_a_read_only_date_box_is_listed_so_and_typing_into_it_is_refused(chromium):
+    """choose-date's box is read-only (a date picker sets it): the list says so, and typing into it
+    is refused by the list-only check the agent also applies before spending a step."""
+    async with miniwob_suite() as factory:
+        env = factory()
+        obs = await env.reset(make_task("choose-date", 1))
+        box = next(e for e in obs.data["elements"] if e["role"] == "textbox")
+        assert "readonly" in box.get("state", []) and " readonly" in obs.text
+        typed = WebAction(action="type", id=box["id"], text="04/11/2016")
+        assert element_action_error(typed, [Element.model_validate(e) for e in obs.data["elements"]]) == (
+            f"element [{box['id']}] is readonly: it cannot be typed into (click it instead)"
+        )
+        result = await env.step(typed)
+        assert not result.done and "is readonly" in (result.observation.error or "")
+        result = await env.step(WebAction(action="click", id=box["id"]))
+        assert result.observation.error is None and len(result.observation.data["elements"]) > 2, (
+            "clicking the box opens its date picker"
+        )
