@@ -246,9 +246,10 @@ def element_action_error(act: WebAction, elements: Sequence[Element]) -> str | N
         editable = el.role in _EDITABLE_ROLES or el.tag in ("input", "textarea")
         if not editable or el.tag == "select":
             return f"element [{act.id}] ({el.role}) is not a text field"
-        locked = [s for s in ("readonly", "disabled") if s in el.state]
-        if locked:
-            return f"element [{act.id}] is {locked[0]}: it cannot be typed into (click it instead)"
+        if "disabled" in el.state:
+            return f"element [{act.id}] is disabled: it cannot be typed into"
+        if "readonly" in el.state:
+            return f"element [{act.id}] is read-only: it cannot be typed into (click it: a picker may set it)"
     if act.action == "select" and el.tag != "select":
         return f"element [{act.id}] is not a dropdown; click it instead"
     return None

@@ -229,10 +229,10 @@ async def test_a_read_only_date_box_is_listed_so_and_typing_into_it_is_refused(c
         assert "readonly" in box.get("state", []) and " readonly" in obs.text
         typed = WebAction(action="type", id=box["id"], text="04/11/2016")
         assert element_action_error(typed, [Element.model_validate(e) for e in obs.data["elements"]]) == (
-            f"element [{box['id']}] is readonly: it cannot be typed into (click it instead)"
+            f"element [{box['id']}] is read-only: it cannot be typed into (click it: a picker may set it)"
         )
         result = await env.step(typed)
-        assert not result.done and "is readonly" in (result.observation.error or "")
+        assert not result.done and "is read-only" in (result.observation.error or "")
         result = await env.step(WebAction(action="click", id=box["id"]))
         assert result.observation.error is None and len(result.observation.data["elements"]) > 2, (
             "clicking the box opens its date picker"
