@@ -669,10 +669,9 @@ class WebNavigator(LLMAgent):
         if not self.replay or ctx.state.get("replay_off"):
             return None
         done = len(ctx.history)
-        if done != ctx.state.get("replayed", 0) or any(s.error for s in ctx.history):
-            return self._stop_replay(
-                ctx, "a step failed" if any(s.error for s in ctx.history) else "model step"
-            )
+        failed = any(s.error for s in ctx.history)
+        if failed or done != ctx.state.get("replayed", 0):
+            return self._stop_replay(ctx, "a step failed" if failed else "model step")
         goal = goal_of(ctx.task, ctx.observation)
         hit = self._best_exemplar(ctx.recalled, family_of(ctx.task), goal)
         if hit is None:
