@@ -127,17 +127,24 @@ def _reward(hit: SearchHit) -> float:
     return 1.0 if value is None else float(value)
 
 
-def failed_replays(hit: SearchHit, recalled: list[SearchHit]) -> int:
+def failed_replays(hit: SearchHit, recalled: list[SearchHit], family: str = "") -> int:
     """How many recalled failures of the family were replays of this exemplar. A "success" that was
     luck (MiniWoB's button-delay clicked early, a guessed number) fails when replayed; the failure
     item records which exemplar it replayed, and family-scoped recall brings it back next time.
     (The store's per-item reward record is no use here: it credits every recalled item, and other
-    families' episodes recall this one too.)"""
+    families' episodes recall this one too.)
+
+    `family` is the family about to reuse the exemplar. For the exemplar's own family only its own
+    failed replays count: a sibling's failure says the sibling differs, not that the exemplar was
+    luck (click-pie's failed replay of a click-pie-nodelay success had blocked nodelay's own replay).
+    """
+    own = bool(family) and hit.item.payload.get("family") == family
     return sum(
         1
         for h in recalled
         if h.item.payload.get("kind") == "failure"
         and hit.item.id in (h.item.payload.get("replayed_from") or [])
+        and (not own or h.item.payload.get("family") == family)
     )
 
 
@@ -574,7 +581,7 @@ class WebNavigator(LLMAgent):
         # sibling's; then a full-reward success beats a partial one (MiniWoB pays 0.2 for half-right
         # answers), then one that failed less when replayed, then the closer goal.
         def rank(h: SearchHit) -> tuple[bool, bool, float, int, float]:
-            failures = failed_replays(h, recalled)
+            failures = failed_replays(h, recalled, family)
             own = h.item.payload.get("family") == family
             return (self._replayable(h, failures), own, _reward(h), -failures, h.score)
 
@@ -601,7 +608,7 @@ class WebNavigator(LLMAgent):
         family = family_of(ctx.task)
         goal = goal_of(ctx.task, ctx.observation)
         ex = self._best_exemplar(ctx.recalled, family, goal)
-        if ex is not None and self._replayable(ex, failed_replays(ex, ctx.recalled)):
+        if ex is not None and self._replayable(ex, failed_replays(ex, ctx.recalled, family)):
             return {}
         key = f"{ctx.task.id}|{ctx.task.payload.get('seed', '')}|{len(ctx.history)}"
         return {"temperature": self.explore_temperature, "seed": zlib.crc32(key.encode()) % 2**31}
@@ -676,7 +683,7 @@ class WebNavigator(LLMAgent):
         hit = self._best_exemplar(ctx.recalled, family_of(ctx.task), goal)
         if hit is None:
             return self._skip_replay(ctx, "no exemplar")
-        if not self._replayable(hit, failed_replays(hit, ctx.recalled)):
+        if not self._replayable(hit, failed_replays(hit, ctx.recalled, family_of(ctx.task))):
             # a partial success, or one that failed when reused, is a hint for the model, not a replay
             return self._skip_replay(ctx, "exemplar not replayable")
         old_goal = str(hit.item.payload.get("goal", ""))

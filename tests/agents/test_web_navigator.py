@@ -19,6 +19,7 @@ from agentmem.agents.web_navigator import (
     adapt,
     adapt_steps,
     anchor_of,
+    failed_replays,
     goal_mapping,
     resolve_anchored,
     step_target,
@@ -679,6 +680,29 @@ async def test_a_sibling_familys_success_with_the_same_goal_wording_is_replayed(
     own.score, sibling.score = 0.5, 0.99
     goal = "Expand the section below and click submit."
     assert agent._best_exemplar([sibling, own], "click-collapsible-nodelay", goal) is own
+
+
+async def test_a_siblings_failed_replay_blocks_the_exemplar_for_the_sibling_only():
+    agent = WebNavigator()
+    own = _collapsible(agent, "click-collapsible-nodelay", True)
+    # click-collapsible replayed nodelay's success and failed: its failure item names the exemplar
+    replay = Step(i=0, action={"action": "click", "id": 1},
+                  thought='[replayed] target: link "Section #1"', memory_id=own.item.id)  # fmt: skip
+    failed = _traj("Expand the section below and click submit.", [replay], False, family="click-collapsible")
+    [draft] = agent.distil(failed, EpisodeSummary(goal="g"))
+    sibling_failure = _hit(draft)
+    goal = "Expand the section below and click submit."
+    silent = ScriptedLLM()  # raises if called: the family's own success still replays
+    first = await agent.act(_nodelay_ctx(silent, [own, sibling_failure], goal))
+    assert first.thought.startswith("[replayed]") and first.action == WebAction(action="click", id=5)
+    assert failed_replays(own, [sibling_failure], "click-collapsible-nodelay") == 0
+    # for the sibling that failed with it, the exemplar is a hint now, and so for the unscoped count
+    assert failed_replays(own, [sibling_failure], "click-collapsible") == 1
+    assert failed_replays(own, [sibling_failure]) == 1
+    # a failed replay by the family itself still blocks it
+    own_failed = _traj(goal, [replay], False, family="click-collapsible-nodelay")
+    own_failure = _hit(agent.distil(own_failed, EpisodeSummary(goal="g"))[0])
+    assert failed_replays(own, [sibling_failure, own_failure], "click-collapsible-nodelay") == 1
 
 
 async def test_a_task_kind_that_failed_and_was_never_solved_is_explored_by_sampling():
