@@ -104,6 +104,11 @@ def compare(off_dir: Path, on_dir: Path) -> dict:
                     sum(off[k]["solved"] for k in keys if _family(k[1]) in practice_solved),
                     sum(1 for k in keys if _family(k[1]) in practice_solved),
                 ],
+                # Which code each arm's rows ran ("?" for rows written before rows kept it).
+                "code": {
+                    arm: dict(Counter(rows[k].get("code") or "?" for k in keys))
+                    for arm, rows in (("off", off), ("on", on))
+                },
                 "on_replayed_episodes": _solved_of(on, keys, "replayed_steps"),
                 "on_sampled_episodes": _solved_of(on, keys, "sampled_steps"),
             }
@@ -139,6 +144,7 @@ def main() -> None:
         )
     for s in result["sessions"]:
         print(f"session {s['session']}: on won {s['on_wins']}; on lost {s['on_losses']}")
+        print(f"  code (commit: rows): off {s['code']['off']}; on {s['code']['on']}")
         (rs, rn), (ss, sn) = s["on_replayed_episodes"], s["on_sampled_episodes"]
         print(f"  on: episodes with replayed steps solved {rs}/{rn}; with sampled steps solved {ss}/{sn}")
         print(

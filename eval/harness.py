@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from agentmem.errors import ConfigError
+from agentmem.eval.provenance import source_commit
 from agentmem.types import Task, Trajectory
 
 RESULTS_FILE = "results.jsonl"
@@ -44,6 +45,7 @@ class ResultRow(BaseModel):
     error: str | None = None
     level: str | None = None  # a group for per-group tables (GAIA level, task family...)
     details: dict[str, Any] = Field(default_factory=dict)
+    code: str | None = None  # the agentmem commit the row's process ran (see provenance.source_commit)
 
 
 class SessionSummary(BaseModel):
@@ -161,6 +163,9 @@ def package_versions(names: Iterable[str] = ()) -> dict[str, str]:
         *names,
     ]
     versions = {"python": platform.python_version()}
+    commit = source_commit()
+    if commit:
+        versions["agentmem_commit"] = commit
     for name in wanted:
         try:
             versions[name] = metadata.version(name)
@@ -219,6 +224,7 @@ async def episode_row(
         "advice": [a.text[:300] for a in traj.advice],
         "memory_size": await memory.count() if memory is not None else 0,
         "error": traj.error,
+        "code": source_commit(),
     }
     return ResultRow(benchmark=benchmark, session=session, task_id=task_id, **(common | fields))
 
@@ -235,6 +241,7 @@ async def run_sessions(
     progress: bool = True,
 ) -> list[ResultRow]:
     """Run every task in sessions 1..K, resuming from `out_dir/results.jsonl`; return all rows."""
+    source_commit()  # pinned now: edits made while the run goes do not relabel its rows
     log = ResultsLog(Path(out_dir) / RESULTS_FILE)
     done = log.done_keys()
     total = sessions * len(tasks)

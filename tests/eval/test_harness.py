@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 import json
+import time
+from pathlib import Path
 
-from agentmem.eval.harness import ResultRow, ResultsLog, run_sessions, summarize_sessions, write_outputs
-from agentmem.types import Task
+import agentmem
+from agentmem.eval.harness import (
+    ResultRow,
+    ResultsLog,
+    episode_row,
+    package_versions,
+    run_sessions,
+    summarize_sessions,
+    write_outputs,
+)
+from agentmem.eval.provenance import source_commit
+from agentmem.types import Outcome, Task, Trajectory
 
 
 def _tasks(n: int) -> list[Task]:
@@ -61,3 +73,11 @@ def test_write_outputs(tmp_path):
     assert on_disk["groups"]["2"]["2"] == {"n": 1, "solved": 1, "rate": 1.0}
     assert (tmp_path / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
     assert "newly solved" in (tmp_path / "report.html").read_text()
+
+
+async def test_a_row_and_the_summary_keep_the_commit_the_process_runs():
+    traj = Trajectory(task=_tasks(1)[0], steps=[], outcome=Outcome(success=True, score=1.0))
+    row = await episode_row("toy", 1, "t0", traj, started=time.monotonic(), memory=None)
+    assert row.code == source_commit() == package_versions().get("agentmem_commit")
+    if (Path(agentmem.__file__).resolve().parents[1] / ".git").exists():  # run from a checkout
+        assert row.code and len(row.code.split("+")[0]) == 12

@@ -18,7 +18,7 @@ def _compare_module():
     return module
 
 
-def _write(run: Path, rows: list[tuple[int, str, bool, dict]]) -> None:
+def _write(run: Path, rows: list[tuple[int, str, bool, dict]], code: str | None = None) -> None:
     log = ResultsLog(run / "results.jsonl")
     for session, task, solved, details in rows:
         log.append_sync(
@@ -29,6 +29,7 @@ def _write(run: Path, rows: list[tuple[int, str, bool, dict]]) -> None:
                 solved=solved,
                 steps=2,
                 details=details,
+                code=code,
             )
         )
 
@@ -50,3 +51,12 @@ def test_reuse_bound_and_why_replay_missed_headroom_tasks(tmp_path):
     # only headroom tasks without a replayed step are counted, by the reason with its step number cut off
     assert second["replay_misses"] == {"element not found or not unique": 1}
     assert (second["on"], second["off"], second["on_losses"]) == (1, 2, ["c#0"])
+
+
+def test_each_session_says_which_commit_each_arms_rows_ran(tmp_path):
+    off, on = tmp_path / "off", tmp_path / "on"
+    _write(off, [(1, "a", True, {}), (1, "b", False, {})])  # rows from before rows kept their commit
+    _write(on, [(1, "a", True, {})], code="abc123")
+    _write(on, [(1, "b", True, {})], code="def456+dirty")
+    [first] = _compare_module().compare(off, on)["sessions"]
+    assert first["code"] == {"off": {"?": 2}, "on": {"abc123": 1, "def456+dirty": 1}}
