@@ -5,6 +5,8 @@
 # STEPS=N caps the steps per episode (default 4, as at stops 15-20; 6, the CLI default, made
 # episodes ~1.5x longer here: 33 s each on the first 12 tasks with both arms side by side).
 # PRACTICE=N gives the on arm up to N practice episodes per family it failed, before each later session.
+# OFF_BASELINE=FILE seeds the off arm with a results.jsonl measured before (bench/baselines/), so only the
+# on arm runs: valid while the memory-off path is unchanged since the commit its rows name (`code`).
 set -uo pipefail
 OUT=${OUT:-runs/web}
 MODEL=${MODEL:-qwen2.5-coder-1.5b}
@@ -13,7 +15,12 @@ PRACTICE=${PRACTICE:-0}
 STEPS=${STEPS:-4}
 AM=${AM:-.venv/bin/agentmem}
 mkdir -p "$OUT"
-export AGENTMEM_LLM__N_THREADS=${AGENTMEM_LLM__N_THREADS:-1} HF_HUB_OFFLINE=1
+THREADS=1
+if [ -n "${OFF_BASELINE:-}" ]; then
+  THREADS=2  # the on arm runs alone
+  [ -e "$OUT/off/results.jsonl" ] || { mkdir -p "$OUT/off" && cp "$OFF_BASELINE" "$OUT/off/results.jsonl"; }
+fi
+export AGENTMEM_LLM__N_THREADS=${AGENTMEM_LLM__N_THREADS:-$THREADS} HF_HUB_OFFLINE=1
 C="--tasks all --limit $LIMIT --episodes 1 --sessions 3 --concurrency 1 --seed 0 --max-steps $STEPS --model $MODEL"
 $AM eval miniwob $C --memory off --out "$OUT/off" > "$OUT.off.log" 2>&1 &
 $AM eval miniwob $C --memory on --practice "$PRACTICE" --out "$OUT/on" > "$OUT.on.log" 2>&1 &
