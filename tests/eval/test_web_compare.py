@@ -60,3 +60,16 @@ def test_each_session_says_which_commit_each_arms_rows_ran(tmp_path):
     _write(on, [(1, "b", True, {})], code="def456+dirty")
     [first] = _compare_module().compare(off, on)["sessions"]
     assert first["code"] == {"off": {"?": 2}, "on": {"abc123": 1, "def456+dirty": 1}}
+
+
+def test_the_committed_off_baseline_matches_todays_seeds_and_names_its_code():
+    """bench/baselines/ stands in for a memory-off arm (OFF_BASELINE): it is only a baseline while its
+    episodes are the instances the on arm sees now."""
+    from agentmem.eval.miniwob import episode_seed
+
+    baseline = _SCRIPT.parent / "baselines" / "miniwob-off-qwen1.5b-cap4-seed0.jsonl"
+    rows = ResultsLog(baseline).load()
+    assert {r.session for r in rows} == {1, 2, 3} and len({(r.session, r.task_id) for r in rows}) == len(rows)
+    for r in rows:
+        assert r.details["seed"] == episode_seed(0, r.session, r.task_id.split("#")[0], 0), r.task_id
+        assert r.code and not r.recalled_ids  # memory off recalls nothing
