@@ -69,6 +69,10 @@ def compare(off_dir: Path, on_dir: Path) -> dict:
             steps = [rows[k]["steps"] for k in keys if rows[k]["solved"]]
             return round(sum(steps) / len(steps), 2) if steps else 0.0
 
+        # The same instances solved by both arms: an arm that solves more long tasks has more steps per
+        # success without being any slower on what both solve.
+        both = [k for k in keys if on[k]["solved"] and off[k]["solved"]]
+
         sessions.append(
             {
                 "session": s,
@@ -79,6 +83,11 @@ def compare(off_dir: Path, on_dir: Path) -> dict:
                 "on_rate": round(sum(on[k]["solved"] for k in keys) / len(keys), 3),
                 "steps_per_success_off": steps_per_success(off),
                 "steps_per_success_on": steps_per_success(on),
+                "steps_per_success_both": [
+                    steps_per_success(off, both),
+                    steps_per_success(on, both),
+                    len(both),
+                ],
                 "on_wins": [k[1] for k in keys if on[k]["solved"] and not off[k]["solved"]],
                 "on_losses": [k[1] for k in keys if off[k]["solved"] and not on[k]["solved"]],
                 "on_replayed_steps": sum(on[k]["details"].get("replayed_steps", 0) for k in keys),
@@ -145,6 +154,8 @@ def main() -> None:
     for s in result["sessions"]:
         print(f"session {s['session']}: on won {s['on_wins']}; on lost {s['on_losses']}")
         print(f"  code (commit: rows): off {s['code']['off']}; on {s['code']['on']}")
+        b_off, b_on, b_n = s["steps_per_success_both"]
+        print(f"  steps per success on the {b_n} tasks both arms solved: off {b_off}, on {b_on}")
         (rs, rn), (ss, sn) = s["on_replayed_episodes"], s["on_sampled_episodes"]
         print(f"  on: episodes with replayed steps solved {rs}/{rn}; with sampled steps solved {ss}/{sn}")
         print(

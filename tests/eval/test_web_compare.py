@@ -51,6 +51,8 @@ def test_reuse_bound_and_why_replay_missed_headroom_tasks(tmp_path):
     # only headroom tasks without a replayed step are counted, by the reason with its step number cut off
     assert second["replay_misses"] == {"element not found or not unique": 1}
     assert (second["on"], second["off"], second["on_losses"]) == (1, 2, ["c#0"])
+    # steps per success over the one task both arms solved in session 2 (a): 2 steps in each arm
+    assert second["steps_per_success_both"] == [2.0, 2.0, 1]
 
 
 def test_each_session_says_which_commit_each_arms_rows_ran(tmp_path):
