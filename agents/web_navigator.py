@@ -679,11 +679,11 @@ class WebNavigator(LLMAgent):
         failed = any(s.error for s in ctx.history)
         if failed or done != ctx.state.get("replayed", 0):
             return self._stop_replay(ctx, "a step failed" if failed else "model step")
-        goal = goal_of(ctx.task, ctx.observation)
-        hit = self._best_exemplar(ctx.recalled, family_of(ctx.task), goal)
+        goal, family = goal_of(ctx.task, ctx.observation), family_of(ctx.task)
+        hit = self._best_exemplar(ctx.recalled, family, goal)
         if hit is None:
             return self._skip_replay(ctx, "no exemplar")
-        if not self._replayable(hit, failed_replays(hit, ctx.recalled, family_of(ctx.task))):
+        if not self._replayable(hit, failed_replays(hit, ctx.recalled, family)):
             # a partial success, or one that failed when reused, is a hint for the model, not a replay
             return self._skip_replay(ctx, "exemplar not replayable")
         old_goal = str(hit.item.payload.get("goal", ""))
