@@ -75,8 +75,9 @@ def _items(tokens: list[str]) -> list[str]:
 def adapt(text: str, mapping: dict[str, str], *, ignore_case: bool = False) -> str:
     """Rewrite `text` with the new goal's entities (longest first, whole-token matches).
 
-    `ignore_case`: also where the page wrote an entity in another case (the goal's "Like" button is
-    the element `.like`); the new entity then takes the case the page used.
+    `ignore_case`: also where the page or a typed text wrote an entity in another case (the goal's
+    "Like" button is the element `.like`; "horror" movies typed as "Horror"); the new entity then
+    takes that case (lower, upper, or a capital first letter).
     """
     if not mapping or not text:
         return text
@@ -90,7 +91,11 @@ def adapt(text: str, mapping: dict[str, str], *, ignore_case: bool = False) -> s
         if found in mapping:
             return mapping[found]
         new = folded[found.casefold()]
-        return new.lower() if found.islower() else new.upper() if found.isupper() else new
+        if found.islower():
+            return new.lower()
+        if found.isupper() and len(found) > 1:
+            return new.upper()
+        return new[:1].upper() + new[1:] if found[:1].isupper() and new.islower() else new
 
     return pattern.sub(repl, text)
 

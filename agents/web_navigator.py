@@ -250,7 +250,14 @@ def resolve_anchored(
 
 
 def _exact(elements: list[dict[str, Any]], role: str, name: str) -> list[dict[str, Any]]:
-    return [e for e in elements if e.get("role") == role and e.get("name", "") == name]
+    """Elements of this role and name; else those whose name differs only by the punctuation a
+    goal's entity loses (the link "quisque." that the goal's swap wrote as "quisque")."""
+    same_role = [e for e in elements if e.get("role") == role]
+    exact = [e for e in same_role if e.get("name", "") == name]
+    bare = name.strip(_STRIP_CHARS)
+    return exact or (
+        [e for e in same_role if str(e.get("name", "")).strip(_STRIP_CHARS) == bare] if bare else []
+    )
 
 
 def replay_pick(elements: list[dict[str, Any]], role: str, name: str, anchor: str) -> dict[str, Any] | None:
@@ -426,11 +433,12 @@ def adapt_steps(
     swaps = list_swaps(old_goal, goal)
     kept, sound = expand_lists(kept, swaps)
     mapping = goal_mapping(old_goal, goal)
+    recase = _case_change(mapping)
     out = []
     for s in kept:
         step = {**s, "target": adapt(s.get("target") or "", mapping, ignore_case=True) or None}
         if s.get("text") is not None:
-            step["text"] = adapt(s["text"], mapping)
+            step["text"] = recase(adapt(s["text"], mapping, ignore_case=True))
         out.append(step)
     # A goal whose entities changed while no step takes up a new one: the old steps chose by what the
     # old goal said in a way the swap cannot reach (seen: click-widget's "text" success clicked
@@ -438,10 +446,34 @@ def adapt_steps(
     listed = {item for old, _ in swaps for item in old}
     swapped = [v for k, v in mapping.items() if not set(re.split(r"[,\s]+", k)) <= listed | EMPTY_LIST_WORDS]
     new_values = [*swapped, *(item for _, items in swaps for item in items)]
-    written = " ".join(f"{s.get('target') or ''} {s.get('text') or ''}" for s in out)
-    if new_values and not any(v in written for v in new_values):
+    written = " ".join(f"{s.get('target') or ''} {s.get('text') or ''}" for s in out).casefold()
+    if new_values and not any(v.casefold() in written for v in new_values):
         sound = False
     return out, sound
+
+
+def _tabs(obs: Observation) -> list[dict[str, Any]]:
+    return [e for e in obs.data.get("elements", []) if e.get("role") == "tab"]
+
+
+def _opens_tab(step: dict[str, Any], obs: Observation) -> bool:
+    """A click on a tab (or an accordion's section), or on the link a tab holds ("Tab #2" is both)."""
+    role, name = parse_target(step.get("target"))
+    if step.get("action") != "click":
+        return False
+    return role == "tab" or (bool(name) and any(e.get("name") == name for e in _tabs(obs)))
+
+
+_CASES = {"lower": str.lower, "lowercase": str.lower, "upper": str.upper, "uppercase": str.upper}
+
+
+def _case_change(mapping: dict[str, str]) -> Any:
+    """The new goal's case for typed text, where the goal's case word changed ("in all lower case
+    letters" -> "upper case"): the exemplar typed its entity in the old case."""
+    for old, new in mapping.items():
+        if old.casefold() in _CASES and new.casefold() in _CASES:
+            return _CASES[new.casefold()]
+    return lambda text: text
 
 
 def _comparable(step: dict[str, Any]) -> tuple[Any, ...]:
@@ -692,9 +724,15 @@ class WebNavigator(LLMAgent):
         steps, sound = adapt_steps(hit.item.payload["steps"], old_goal, goal)
         if not sound:
             return self._skip_replay(ctx, "exemplar not adaptable to this goal")
-        if done >= len(steps):
+        pos = ctx.state.get("replay_pos", done)  # the exemplar's next step (tabs tried may add steps)
+        if pos >= len(steps):
             return self._skip_replay(ctx, "exemplar's steps all done")
-        step = steps[done]
+        obs = ctx.observation
+        tabs_seen = ctx.state.setdefault("tabs_seen", [])
+        tabs_seen += [e.get("name", "") for e in _tabs(obs) if "selected" in e.get("state", [])]
+        if _opens_tab(steps[pos], obs) and pos + 1 < len(steps) and self._shown(steps[pos + 1], goal, obs):
+            pos += 1  # what the exemplar's tab revealed is on the page already
+        step = steps[pos]
         unnamed = not parse_target(step.get("target"))[1] and not target_anchor(step.get("target"))
         if step["action"] == "click" and unnamed and old_goal != goal:
             # An unnamed element (a text box, a coloured square) was clicked for what the old goal
@@ -704,13 +742,38 @@ class WebNavigator(LLMAgent):
             return self._stop_replay(ctx, "unnamed element on another goal")
         resolved = self._resolve(step, ctx.observation, strict=True)
         if resolved is None:
-            return self._stop_replay(ctx, "element not found or not unique")
+            tab = self._untried_tab(ctx) if pos and _opens_tab(steps[pos - 1], obs) else None
+            if tab is None:
+                return self._stop_replay(ctx, "element not found or not unique")
+            # The exemplar found its element behind a tab; on this page it is behind another one:
+            # open the tabs not tried yet, one a step, and look again (a person does the same).
+            ctx.state["replayed"] = done + 1
+            return WebAction(action="click", id=tab), hit.item.id
         try:
             action = WebAction.model_validate(resolved)
         except ValueError:
             return self._stop_replay(ctx, "step not a valid action")
         ctx.state["replayed"] = done + 1
+        ctx.state["replay_pos"] = pos + 1
         return action, hit.item.id
+
+    @classmethod
+    def _shown(cls, step: dict[str, Any], goal: str, obs: Observation) -> bool:
+        """Whether a step's element is one the goal names and is on the page, unique."""
+        name = parse_target(step.get("target"))[1]
+        named = bool(name) and name.casefold() in goal.casefold()
+        return named and cls._resolve(step, obs, strict=True) is not None
+
+    @staticmethod
+    def _untried_tab(ctx: ActContext) -> int | None:
+        """The first tab on the page whose panel this episode has not seen (opened or clicked)."""
+        seen = set(ctx.state.get("tabs_seen", []))
+        seen |= {
+            parse_target(step_target(s))[1]
+            for s in ctx.history
+            if s.action and s.action.get("action") == "click"
+        }
+        return next((e["id"] for e in _tabs(ctx.observation) if e.get("name", "") not in seen), None)
 
     @staticmethod
     def _skip_replay(ctx: ActContext, why: str) -> None:

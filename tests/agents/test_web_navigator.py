@@ -1086,6 +1086,30 @@ def test_adapting_a_target_follows_the_case_the_page_wrote_an_entity_in():
     assert adapt('clickable ".like"', mapping) == 'clickable ".like"'  # goal text stays case-exact
 
 
+def test_typed_text_keeps_the_case_the_exemplar_typed_its_entity_in():
+    """enter-text-2 types the goal's word lower-cased, multi-orderings types "horror" as "Horror":
+    the new entity is typed in that case (it was 'not adaptable' before, so never replayed)."""
+    steps = [
+        {"action": "type", "target": 'textbox ""', "text": "keneth"},
+        {"action": "click", "target": 'button "Submit"'},
+    ]
+    old = 'Type "KENETH" in all lower case letters in the text input and press Submit.'
+    new = 'Type "RANNA" in all lower case letters in the text input and press Submit.'
+    adapted, sound = adapt_steps(steps, old, new)
+    assert sound and adapted[0]["text"] == "ranna"
+    upper = 'Type "ranna" in all upper case letters in the text input and press Submit.'
+    adapted, sound = adapt_steps(steps, old, upper)
+    assert sound and adapted[0]["text"] == "RANNA"  # the goal's case word changed too
+    genre = [{"action": "type", "target": 'textbox "Genre"', "text": "Horror"}]
+    adapted, sound = adapt_steps(
+        genre, "Search for horror movies by Munoz.", "Search for comedy movies by Munoz."
+    )
+    assert sound and adapted[0]["text"] == "Comedy"
+    # a value the goal names exactly stays exact (a password's case is the value)
+    login = [{"action": "type", "target": 'textbox "Password"', "text": "3hI"}]
+    assert adapt_steps(login, 'password "3hI" now', 'password "x9Z" now')[0][0]["text"] == "x9Z"
+
+
 def test_twins_are_listed_with_their_place_and_row():
     assert ordinal(1) == "1st" and ordinal(2) == "2nd" and ordinal(3) == "3rd" and ordinal(11) == "11th"
     assert ordinal(22) == "22nd" and ordinal(13) == "13th"
@@ -1121,3 +1145,70 @@ async def test_typing_into_a_search_box_with_no_search_button_submits_it():
     other = [Element(id=2, role="textbox", name="First name")]
     decision = await WebNavigator().act(ctx_for(task, observation(goal, other), ScriptedLLM([typed])))
     assert decision.action.enter is False
+
+
+def _tab_page(goal: str, selected: int, words: list[str]) -> Observation:
+    """click-tab-2's page: three tabs (each also a link), the selected tab's words as clickables."""
+    tabs = []
+    for n in (1, 2, 3):
+        state = ["expanded", "selected"] if n == selected else []
+        tabs += [
+            Element(id=2 * n, role="tab", name=f"Tab #{n}", state=state),
+            Element(id=2 * n + 1, role="link", name=f"Tab #{n}"),
+        ]
+    return observation(
+        goal, [*tabs, *(Element(id=10 + i, role="clickable", name=w) for i, w in enumerate(words))]
+    )
+
+
+async def test_a_link_behind_another_tab_is_searched_for_tab_by_tab_and_one_in_view_is_clicked_at_once():
+    """The exemplar opened Tab #2 and clicked its link; on a new instance the link is behind Tab #3
+    (replay opens the tabs not seen yet, then clicks it) or already in view (clicked at once)."""
+    agent = WebNavigator()
+    old = 'Switch between the tabs to find and click on the link "porttitor".'
+    past = _traj(
+        old,
+        [
+            Step(i=0, action={"action": "click", "id": 5}, thought='target: link "Tab #2"'),
+            Step(i=1, action={"action": "click", "id": 11}, thought='target: clickable "porttitor"'),
+        ],
+        True,
+        family="click-tab-2",
+    )
+    hit = _hit(agent.distil(past, EpisodeSummary(goal="g"))[0])
+    goal = 'Switch between the tabs to find and click on the link "quisque.".'
+    task = Task(id="click-tab-2#1", env="miniwob", goal=goal, meta={"family": "click-tab-2"})
+    silent = ScriptedLLM()  # raises if called
+    pages = [
+        _tab_page(goal, 1, ["Egestas", "Vel"]),
+        _tab_page(goal, 2, ["Non", "arcu,"]),
+        _tab_page(goal, 3, ["Quam", "quisque."]),
+    ]
+    ctx = ctx_for(task, pages[0], silent, recalled=[hit])
+    clicked = []
+    for page in pages:
+        ctx.observation = page
+        decision = await agent.act(ctx)
+        assert decision.thought.startswith("[replayed]")
+        clicked.append(decision.action.id)
+        ctx.history = [
+            *ctx.history,
+            Step(i=len(ctx.history), action=decision.action.model_dump(), thought=decision.thought),
+        ]
+    # Tab #2 as the exemplar did; Tab #1 was open at the start (seen), so Tab #3; then the link
+    assert clicked == [5, 6, 11] and not silent.calls
+    in_view = ctx_for(task, _tab_page(goal, 1, ["quisque.", "Vel"]), silent, recalled=[hit])
+    assert (await agent.act(in_view)).action.id == 10
+    # a page where no tab holds it: replay stops and the model decides
+    model = ScriptedLLM(default=json.dumps({"action": "click", "id": 2}))
+    lost = ctx_for(task, _tab_page(goal, 1, ["Egestas"]), model, recalled=[hit])
+    for page in (_tab_page(goal, 2, ["Non"]), _tab_page(goal, 3, ["Quam"])):
+        decision = await agent.act(lost)
+        lost.history = [
+            *lost.history,
+            Step(i=len(lost.history), action=decision.action.model_dump(), thought=decision.thought),
+        ]
+        lost.observation = page
+    assert not model.calls
+    await agent.act(lost)
+    assert len(model.calls) == 1 and "element not found" in lost.state[REPLAY_STOP]
