@@ -21,6 +21,7 @@ exemplar). Page-derived text is quoted as untrusted data in prompts and in what 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import zlib
@@ -491,6 +492,9 @@ def _clip_quoted(text: str, limit: int) -> str:
     )
 
 
+REPLAY_PACE_S = 1.0  # pause before a replayed step that follows another step (see `act`)
+
+
 class WebNavigator(LLMAgent):
     """Prompts, action schema and memory use for web tasks (MiniWoB++, WebVoyager, any site)."""
 
@@ -513,6 +517,7 @@ class WebNavigator(LLMAgent):
         explore: bool = True,
         explore_temperature: float = 0.5,
         explore_steer: bool = False,
+        replay_pace_s: float | None = None,
     ) -> None:
         self.history_steps = history_steps
         self.obs_chars = obs_chars
@@ -526,6 +531,7 @@ class WebNavigator(LLMAgent):
         self.sibling_min_similarity = sibling_min_similarity
         self.explore_temperature = explore_temperature if explore else 0.0
         self.explore_steer = explore_steer
+        self.replay_pace_s = REPLAY_PACE_S if replay_pace_s is None else replay_pace_s
 
     # -- prompts -------------------------------------------------------------------------------
     @staticmethod
@@ -827,6 +833,11 @@ class WebNavigator(LLMAgent):
         replayed = self.replay_action(ctx)
         if replayed is not None:
             action, item_id = replayed
+            if ctx.history and self.replay_pace_s > 0:
+                # The exemplar's steps were taken at the model's pace (seconds apart); replayed at
+                # once, a click lands while the last one's animation still runs (click-pie's items
+                # fly out after the menu opens: 0 of 8 hit with no wait here, 8 of 8 after 0.6 s).
+                await asyncio.sleep(self.replay_pace_s)
             target = self._target(action, ctx.observation)
             return ActDecision(
                 action=action,
