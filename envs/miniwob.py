@@ -109,7 +109,7 @@ def load_task_names(spec: str) -> list[str]:
     known = set(all_tasks())
     if spec == "all":
         names = suite_tasks()
-    elif Path(spec).is_file():
+    elif "," not in spec and Path(spec).is_file():  # a long comma list is no path (and too long for one)
         names = [
             line.split("#", 1)[0].strip()
             for line in Path(spec).read_text(encoding="utf-8").splitlines()

@@ -64,6 +64,7 @@ def test_suite_selection_covers_at_least_100_tasks_and_documents_the_rest():
     assert set(EXCLUDED) <= set(names), "an excluded task that the package does not ship"
     assert all(reason.strip() for reason in EXCLUDED.values())
     assert load_task_names("click-button, enter-text") == ["click-button", "enter-text"]
+    assert load_task_names(",".join(suite)) == suite  # longer than a file name may be
     with pytest.raises(DataError):
         load_task_names("no-such-task")
 
