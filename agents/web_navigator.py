@@ -453,6 +453,27 @@ def adapt_steps(
     return out, sound
 
 
+def _goal_names(step: dict[str, Any], goal: str) -> bool:
+    """Whether the goal names the step's element (the link "quis" it asks for; not "Tab #2")."""
+    name = parse_target(step.get("target"))[1]
+    return bool(_word_set(name)) and _word_set(name) <= _word_set(goal)
+
+
+def _skippable(step: dict[str, Any], goal: str, obs: Observation) -> bool:
+    """A click the exemplar made on an element this page does not have at all, which the goal never
+    named: click-pie's success clicked "slice-6" of a seven-slice pie, a tab bar "1 2 3 4 5 6" (no
+    effect there, and absent from a smaller instance)."""
+    if step.get("action") != "click" or _goal_names(step, goal):
+        return False
+    role, name = parse_target(step.get("target"))
+    if not name:
+        return False
+    elements = obs.data.get("elements", [])
+    return not any(e.get("name", "").casefold() == name.casefold() for e in elements) and not _exact(
+        elements, role, name
+    )
+
+
 def _tabs(obs: Observation) -> list[dict[str, Any]]:
     return [e for e in obs.data.get("elements", []) if e.get("role") == "tab"]
 
@@ -615,13 +636,17 @@ class WebNavigator(LLMAgent):
             and self._same_kind(h, family, goal)
         ]
 
-        # An exemplar that may be replayed beats one that may not; then the family's own beats a
-        # sibling's; then a full-reward success beats a partial one (MiniWoB pays 0.2 for half-right
-        # answers), then one that failed less when replayed, then the closer goal.
-        def rank(h: SearchHit) -> tuple[bool, bool, float, int, float]:
+        # An exemplar that may be replayed beats one that may not; then one whose goal reads like
+        # this one enough to replay (an inbox family mixes forward, reply and star goals); then the
+        # family's own beats a sibling's; then a full-reward success beats a partial one (MiniWoB
+        # pays 0.2 for half-right answers), then one that failed less when replayed, then the goal
+        # worded closest, then the closer recall.
+        def rank(h: SearchHit) -> tuple[bool, bool, bool, float, int, float, float]:
             failures = failed_replays(h, recalled, family)
             own = h.item.payload.get("family") == family
-            return (self._replayable(h, failures), own, _reward(h), -failures, h.score)
+            similarity = template_similarity(str(h.item.payload.get("goal", "")), goal) if goal else 0.0
+            similar = similarity >= self.replay_min_similarity
+            return (self._replayable(h, failures), similar, own, _reward(h), -failures, similarity, h.score)
 
         return max(same, key=rank) if same else None
 
@@ -735,9 +760,16 @@ class WebNavigator(LLMAgent):
             return self._skip_replay(ctx, "exemplar's steps all done")
         obs = ctx.observation
         tabs_seen = ctx.state.setdefault("tabs_seen", [])
-        tabs_seen += [e.get("name", "") for e in _tabs(obs) if "selected" in e.get("state", [])]
-        if _opens_tab(steps[pos], obs) and pos + 1 < len(steps) and self._shown(steps[pos + 1], goal, obs):
+        tabs_seen += [
+            e.get("name", "")
+            for e in _tabs(obs)
+            if "selected" in e.get("state", []) and e.get("name", "") not in tabs_seen
+        ]
+        nxt = steps[pos + 1] if pos + 1 < len(steps) else None
+        if nxt and _opens_tab(steps[pos], obs) and _goal_names(nxt, goal) and self._found(nxt, obs):
             pos += 1  # what the exemplar's tab revealed is on the page already
+        elif nxt and _skippable(steps[pos], goal, obs) and self._found(nxt, obs):
+            pos += 1  # a click on what this page lacks and the goal never named (a slice of a bigger pie)
         step = steps[pos]
         unnamed = not parse_target(step.get("target"))[1] and not target_anchor(step.get("target"))
         if step["action"] == "click" and unnamed and old_goal != goal:
@@ -748,12 +780,14 @@ class WebNavigator(LLMAgent):
             return self._stop_replay(ctx, "unnamed element on another goal")
         resolved = self._resolve(step, ctx.observation, strict=True)
         if resolved is None:
-            tab = self._untried_tab(ctx) if pos and _opens_tab(steps[pos - 1], obs) else None
+            behind_tab = (pos and _opens_tab(steps[pos - 1], obs)) or _goal_names(step, goal)
+            tab = self._untried_tab(ctx) if behind_tab else None
             if tab is None:
                 return self._stop_replay(ctx, "element not found or not unique")
             # The exemplar found its element behind a tab; on this page it is behind another one:
             # open the tabs not tried yet, one a step, and look again (a person does the same).
             ctx.state["replayed"] = done + 1
+            ctx.state["replay_pos"] = pos  # the step it looks for stays next
             return WebAction(action="click", id=tab), hit.item.id
         try:
             action = WebAction.model_validate(resolved)
@@ -764,11 +798,9 @@ class WebNavigator(LLMAgent):
         return action, hit.item.id
 
     @classmethod
-    def _shown(cls, step: dict[str, Any], goal: str, obs: Observation) -> bool:
-        """Whether a step's element is one the goal names and is on the page, unique."""
-        name = parse_target(step.get("target"))[1]
-        named = bool(name) and name.casefold() in goal.casefold()
-        return named and cls._resolve(step, obs, strict=True) is not None
+    def _found(cls, step: dict[str, Any], obs: Observation) -> bool:
+        """Whether replay could act on this step's element on this page (found, unique)."""
+        return cls._resolve(step, obs, strict=True) is not None
 
     @staticmethod
     def _untried_tab(ctx: ActContext) -> int | None:

@@ -1242,3 +1242,74 @@ async def test_a_replayed_step_after_another_waits_the_replay_pace_first(monkeyp
     ctx.history = [Step(i=0, action=first.action.model_dump(), thought=first.thought)]
     second = await agent.act(ctx)
     assert second.thought.startswith("[replayed]") and pauses == [0.8]
+
+
+def test_the_exemplar_whose_goal_reads_like_this_one_is_chosen_over_a_better_recalled_one():
+    """An inbox family mixes goals (star, forward): the star success, recalled first, cannot be
+    replayed for a forward goal; the forward success can."""
+    agent = WebNavigator()
+    family = "email-inbox-star-reply"
+
+    def success(goal: str, score: float) -> SearchHit:
+        steps = [Step(i=0, action={"action": "click", "id": 1}, thought='target: clickable "Kasie"')]
+        return _hit(agent.distil(_traj(goal, steps, True, family=family), EpisodeSummary(goal="g"))[0], score)
+
+    star = success("Find the email by Kasie and click the star icon to mark it as important.", 0.9)
+    reply = success('Find the email by Kasie and reply to them with the text "Elit felis.".', 0.6)
+    goal = 'Find the email by Jerrie and reply to them with the text "Nullam velit.".'
+    assert agent._best_exemplar([star, reply], family, goal) is reply
+    assert (
+        agent._best_exemplar(
+            [star, reply], family, "Find the email by Jerrie and click the star icon to mark it as important."
+        )
+        is star
+    )
+
+
+async def test_a_click_on_what_this_page_lacks_and_the_goal_never_named_is_skipped():
+    """click-pie's success clicked slice 6 of a seven-slice pie (no effect) before opening it; a
+    five-slice pie has no slice 6: replay goes on with the next step, which it finds."""
+    agent = WebNavigator()
+    old = 'Expand the pie menu below and click on the item labeled "I".'
+    steps = [
+        Step(i=0, action={"action": "click", "id": 1}, thought='target: clickable "#slice-6"'),
+        Step(i=1, action={"action": "click", "id": 9}, thought='target: clickable "+"'),
+        Step(i=2, action={"action": "click", "id": 2}, thought='target: clickable "I"'),
+    ]
+    hit = _hit(agent.distil(_traj(old, steps, True, family="click-pie"), EpisodeSummary(goal="g"))[0])
+    goal = 'Expand the pie menu below and click on the item labeled "V".'
+    task = Task(id="click-pie#1", env="miniwob", goal=goal, meta={"family": "click-pie"})
+    page = [Element(id=1, role="clickable", name="#slice-4"), Element(id=2, role="clickable", name="V")]
+    page.append(Element(id=5, role="clickable", name="+"))
+    ctx = ctx_for(task, observation(goal, page), ScriptedLLM(), recalled=[hit])
+    first = await agent.act(ctx)
+    assert first.action.id == 5  # slice 6 skipped, the menu opened
+    ctx.history = [Step(i=0, action=first.action.model_dump(), thought=first.thought)]
+    assert (await agent.act(ctx)).action.id == 2
+    # a step the goal names is never skipped: not on the page, replay stops (no tabs to search)
+    named = [Step(i=0, action={"action": "click", "id": 2}, thought='target: clickable "I"')]
+    named.append(Step(i=1, action={"action": "click", "id": 9}, thought='target: clickable "+"'))
+    hit2 = _hit(agent.distil(_traj(old, named, True, family="click-pie"), EpisodeSummary(goal="g"))[0])
+    model = ScriptedLLM(default=json.dumps({"action": "click", "id": 5}))
+    lacking = [Element(id=5, role="clickable", name="+"), Element(id=6, role="clickable", name="W")]
+    ctx2 = ctx_for(task, observation(goal, lacking), model, recalled=[hit2])
+    await agent.act(ctx2)
+    assert len(model.calls) == 1 and "element not found" in ctx2.state[REPLAY_STOP]
+
+
+async def test_a_link_the_goal_names_is_searched_for_behind_tabs_even_when_the_exemplar_opened_none():
+    """click-tab-2-medium's success clicked a link on the tab that was open; here it is behind Tab #2."""
+    agent = WebNavigator()
+    old = 'Switch between the tabs to find and click on the link "Volutpat,".'
+    steps = [Step(i=0, action={"action": "click", "id": 10}, thought='target: clickable "Volutpat,"')]
+    hit = _hit(
+        agent.distil(_traj(old, steps, True, family="click-tab-2-medium"), EpisodeSummary(goal="g"))[0]
+    )
+    goal = 'Switch between the tabs to find and click on the link "eleifend".'
+    task = Task(id="click-tab-2-medium#1", env="miniwob", goal=goal, meta={"family": "click-tab-2-medium"})
+    ctx = ctx_for(task, _tab_page(goal, 1, ["Quam"]), ScriptedLLM(), recalled=[hit])
+    first = await agent.act(ctx)
+    assert first.action.id == 4  # Tab #2 (Tab #1 is open and lacks it)
+    ctx.history = [Step(i=0, action=first.action.model_dump(), thought=first.thought)]
+    ctx.observation = _tab_page(goal, 2, ["eleifend", "Non"])
+    assert (await agent.act(ctx)).action.id == 10
