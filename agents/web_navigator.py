@@ -454,19 +454,19 @@ def adapt_steps(
 
 
 def _goal_names(step: dict[str, Any], goal: str) -> bool:
-    """Whether the goal names the step's element (the link "quis" it asks for; not "Tab #2")."""
-    name = parse_target(step.get("target"))[1]
-    return bool(_word_set(name)) and _word_set(name) <= _word_set(goal)
+    """Whether the step's element is one the goal quotes (the link "quis" it asks for), as opposed to
+    a word of the goal's fixed wording ("click submit": a Submit that is always in view)."""
+    name = parse_target(step.get("target"))[1].strip(_STRIP_CHARS).casefold()
+    quoted = {q.strip(_STRIP_CHARS).casefold() for q in re.findall(r'"([^"]+)"', goal)}
+    return bool(name) and name in quoted
 
 
 def _skippable(step: dict[str, Any], goal: str, obs: Observation) -> bool:
-    """A click the exemplar made on an element this page does not have at all, which the goal never
-    named: click-pie's success clicked "slice-6" of a seven-slice pie, a tab bar "1 2 3 4 5 6" (no
-    effect there, and absent from a smaller instance)."""
-    if step.get("action") != "click" or _goal_names(step, goal):
-        return False
+    """A click on an element known only by a generated id ("#wheelnav-divWheel-slice-6": click-pie's
+    success clicked the seventh slice, to no effect) that this page lacks entirely and the goal never
+    names: a smaller instance has no such element."""
     role, name = parse_target(step.get("target"))
-    if not name:
+    if step.get("action") != "click" or not name.startswith("#") or _goal_names(step, goal):
         return False
     elements = obs.data.get("elements", [])
     return not any(e.get("name", "").casefold() == name.casefold() for e in elements) and not _exact(
@@ -778,7 +778,17 @@ class WebNavigator(LLMAgent):
             # (seen: click-widget's "text" exemplar clicked a text box for a "button" widget). Typing
             # is different: the text carries the new goal's entity, the box is just the box.
             return self._stop_replay(ctx, "unnamed element on another goal")
+        if step["action"] == "type" and str(step.get("text", "")).casefold() not in goal.casefold():
+            # Text the goal does not hold was read off the page or worked out (read-table's value,
+            # an arithmetic answer): right for the exemplar's page only, even where goals read alike.
+            return self._stop_replay(ctx, "typed text not from the goal")
         resolved = self._resolve(step, ctx.observation, strict=True)
+        if resolved is None and _opens_tab(step, obs):
+            # The exemplar's tab or section is not on this page (sections are numbered per instance):
+            # open one whose panel this episode has not seen instead.
+            tab = self._untried_tab(ctx)
+            if tab is not None:
+                resolved = {"action": "click", "id": tab}
         if resolved is None:
             behind_tab = (pos and _opens_tab(steps[pos - 1], obs)) or _goal_names(step, goal)
             tab = self._untried_tab(ctx) if behind_tab else None

@@ -1313,3 +1313,46 @@ async def test_a_link_the_goal_names_is_searched_for_behind_tabs_even_when_the_e
     ctx.history = [Step(i=0, action=first.action.model_dump(), thought=first.thought)]
     ctx.observation = _tab_page(goal, 2, ["eleifend", "Non"])
     assert (await agent.act(ctx)).action.id == 10
+
+
+async def test_text_the_goal_does_not_hold_is_left_to_the_model_even_for_the_same_goal():
+    """read-table's goal is often the very same ("the value of Gender"); the value typed was read off
+    that page, so replaying it on another page would type the old person's gender."""
+    agent = WebNavigator()
+    goal = "Enter the value of Gender into the text field and press Submit."
+    steps = [
+        Step(i=0, action={"action": "type", "id": 1, "text": "Male"}, thought='target: textbox ""'),
+        Step(i=1, action={"action": "click", "id": 2}, thought='target: button "Submit"'),
+    ]
+    hit = _hit(agent.distil(_traj(goal, steps, True, family="read-table"), EpisodeSummary(goal="g"))[0])
+    task = Task(id="read-table#1", env="miniwob", goal=goal, meta={"family": "read-table"})
+    page = [Element(id=1, role="textbox", value=""), Element(id=2, role="button", name="Submit")]
+    model = ScriptedLLM(default=json.dumps({"action": "type", "id": 1, "text": "Female"}))
+    ctx = ctx_for(task, observation(goal, page), model, recalled=[hit])
+    decision = await agent.act(ctx)
+    assert decision.action.text == "Female" and len(model.calls) == 1
+    assert ctx.state[REPLAY_STOP] == "step 1: typed text not from the goal"
+
+
+async def test_a_section_numbered_otherwise_is_opened_in_its_place_and_a_submit_in_view_is_not_clicked_first():
+    """click-collapsible's sections are numbered per instance and its Submit is always in view (it
+    fails unless a section is open): the exemplar's "Section #8" becomes this page's section."""
+    agent = WebNavigator()
+    goal = "Expand the section below and click submit."
+    steps = [
+        Step(i=0, action={"action": "click", "id": 1}, thought='target: tab "Section #8"'),
+        Step(i=1, action={"action": "click", "id": 3}, thought='target: button "Submit"'),
+    ]
+    family = "click-collapsible-nodelay"
+    hit = _hit(agent.distil(_traj(goal, steps, True, family=family), EpisodeSummary(goal="g"))[0])
+    task = Task(id=f"{family}#1", env="miniwob", goal=goal, meta={"family": family})
+    page = [
+        Element(id=1, role="tab", name="Section #43"),
+        Element(id=2, role="tab", name="Submit"),
+        Element(id=3, role="button", name="Submit"),
+    ]
+    ctx = ctx_for(task, observation(goal, page), ScriptedLLM(), recalled=[hit])
+    first = await agent.act(ctx)
+    assert first.action.id == 1
+    ctx.history = [Step(i=0, action=first.action.model_dump(), thought=first.thought)]
+    assert (await agent.act(ctx)).action.id == 3
