@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -24,6 +27,18 @@ def require_service(name: str, available: bool, why: str = "") -> None:
     if services_required():
         pytest.fail(f"{message} (AGENTMEM_REQUIRE_SERVICES=1 makes it mandatory)")
     pytest.skip(message)
+
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+
+def bench_module(name: str) -> ModuleType:
+    """A script of bench/ loaded as a module (bench/ is no package: its scripts run standalone)."""
+    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(autouse=True)

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 from agentmem.agents.web_navigator import WebNavigator
 from agentmem.loop import write_episode
 from agentmem.types import EpisodeSummary, Outcome, Step, Task, Trajectory
-from tests.conftest import require_service
-
-_SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "replay_coverage.py"
+from tests.conftest import bench_module, require_service
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("replay_coverage", _SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return bench_module("replay_coverage")
 
 
 def _row(family: str, solved: bool, stop: str) -> dict:

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 from agentmem.eval.harness import ResultRow, ResultsLog
+from tests.conftest import BENCH, bench_module
 
-_SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "web_compare.py"
+_SCRIPT = BENCH / "web_compare.py"
 
 
 def _compare_module():
-    spec = importlib.util.spec_from_file_location("web_compare", _SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return bench_module("web_compare")
 
 
 def _write(run: Path, rows: list[tuple[int, str, bool, dict]], code: str | None = None) -> None:
