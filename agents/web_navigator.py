@@ -765,9 +765,14 @@ class WebNavigator(LLMAgent):
             for e in _tabs(obs)
             if "selected" in e.get("state", []) and e.get("name", "") not in tabs_seen
         ]
+        after_tabs = next((k for k in range(pos, len(steps)) if not _opens_tab(steps[k], obs)), len(steps))
         nxt = steps[pos + 1] if pos + 1 < len(steps) else None
-        if nxt and _opens_tab(steps[pos], obs) and _goal_names(nxt, goal) and self._found(nxt, obs):
-            pos += 1  # what the exemplar's tab revealed is on the page already
+        if (
+            pos < after_tabs < len(steps)
+            and _goal_names(steps[after_tabs], goal)
+            and self._found(steps[after_tabs], obs)
+        ):
+            pos = after_tabs  # what the exemplar's tabs revealed is on the page already
         elif nxt and _skippable(steps[pos], goal, obs) and self._found(nxt, obs):
             pos += 1  # a click on what this page lacks and the goal never named (a slice of a bigger pie)
         step = steps[pos]

@@ -1206,6 +1206,15 @@ async def test_a_link_behind_another_tab_is_searched_for_tab_by_tab_and_one_in_v
     assert clicked == [5, 6, 11] and not silent.calls
     in_view = ctx_for(task, _tab_page(goal, 1, ["quisque.", "Vel"]), silent, recalled=[hit])
     assert (await agent.act(in_view)).action.id == 10
+    # an exemplar that opened two tabs before its link: both are skipped when the link is in view
+    two_tabs = [
+        past.steps[0],
+        Step(i=1, action={"action": "click", "id": 6}, thought='target: tab "Tab #3"'),
+        past.steps[1],
+    ]
+    hit2 = _hit(agent.distil(_traj(old, two_tabs, True, family="click-tab-2"), EpisodeSummary(goal="g"))[0])
+    in_view2 = ctx_for(task, _tab_page(goal, 1, ["quisque.", "Vel"]), silent, recalled=[hit2])
+    assert (await agent.act(in_view2)).action.id == 10
     # a page where no tab holds it: replay stops and the model decides
     model = ScriptedLLM(default=json.dumps({"action": "click", "id": 2}))
     lost = ctx_for(task, _tab_page(goal, 1, ["Egestas"]), model, recalled=[hit])
