@@ -474,6 +474,14 @@ def _skippable(step: dict[str, Any], goal: str, obs: Observation) -> bool:
     )
 
 
+_READ_OFF_PAGE = "<what that page showed>"
+
+
+def _from_goal(step: dict[str, Any], goal: str) -> bool:
+    """Whether a step's typed text is in the goal (in any case), not read off a page or worked out."""
+    return str(step.get("text", "")).casefold() in goal.casefold()
+
+
 def _tabs(obs: Observation) -> list[dict[str, Any]]:
     return [e for e in obs.data.get("elements", []) if e.get("role") == "tab"]
 
@@ -719,9 +727,15 @@ class WebNavigator(LLMAgent):
             lines.append(quote_untrusted("\n".join(render_step_plan(old)), source="memory"))
             return "\n".join(lines)
         done = sum(1 for s in ctx.history if s.action is not None and not s.error)
+        # Text the goal does not hold was read off the exemplar's page (read-table's value): shown as
+        # such, never as a value to type here (the 1.5B copied the old person's gender).
+        steps = [
+            {**s, "text": _READ_OFF_PAGE} if s["action"] == "type" and not _from_goal(s, goal) else s
+            for s in steps
+        ]
         lines = ["A past success on this kind of task, adapted to your goal:"]
         lines.append(quote_untrusted("\n".join(render_step_plan(steps)), source="memory"))
-        if done < len(steps):
+        if done < len(steps) and steps[done].get("text") != _READ_OFF_PAGE:
             suggestion = self._resolve(steps[done], ctx.observation)
             if suggestion is not None:
                 lines.append("Its next step here would be: " + json.dumps(suggestion, separators=(",", ":")))
@@ -783,7 +797,7 @@ class WebNavigator(LLMAgent):
             # (seen: click-widget's "text" exemplar clicked a text box for a "button" widget). Typing
             # is different: the text carries the new goal's entity, the box is just the box.
             return self._stop_replay(ctx, "unnamed element on another goal")
-        if step["action"] == "type" and str(step.get("text", "")).casefold() not in goal.casefold():
+        if step["action"] == "type" and not _from_goal(step, goal):
             # Text the goal does not hold was read off the page or worked out (read-table's value,
             # an arithmetic answer): right for the exemplar's page only, even where goals read alike.
             return self._stop_replay(ctx, "typed text not from the goal")

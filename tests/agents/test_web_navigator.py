@@ -1341,6 +1341,8 @@ async def test_text_the_goal_does_not_hold_is_left_to_the_model_even_for_the_sam
     decision = await agent.act(ctx)
     assert decision.action.text == "Female" and len(model.calls) == 1
     assert ctx.state[REPLAY_STOP] == "step 1: typed text not from the goal"
+    prompt = "\n".join(m["content"] for m in model.calls[0]["messages"])
+    assert "Male" not in prompt and "what that page showed" in prompt and "next step here" not in prompt
 
 
 async def test_a_section_numbered_otherwise_is_opened_in_its_place_and_a_submit_in_view_is_not_clicked_first():
