@@ -68,6 +68,7 @@ def test_the_committed_off_baseline_matches_todays_seeds_and_names_its_code():
     baseline = _SCRIPT.parent / "baselines" / "miniwob-off-qwen1.5b-cap4-seed0.jsonl"
     rows = ResultsLog(baseline).load()
     assert {r.session for r in rows} == {1, 2, 3} and len({(r.session, r.task_id) for r in rows}) == len(rows)
+    assert len(rows) == 300  # 100 tasks x 3 sessions: a full off arm
     for r in rows:
         assert r.details["seed"] == episode_seed(0, r.session, r.task_id.split("#")[0], 0), r.task_id
         assert r.code and not r.recalled_ids  # memory off recalls nothing
