@@ -735,12 +735,18 @@ class WebNavigator(LLMAgent):
         ]
         lines = ["A past success on this kind of task, adapted to your goal:"]
         lines.append(quote_untrusted("\n".join(render_step_plan(steps)), source="memory"))
-        if done < len(steps) and steps[done].get("text") != _READ_OFF_PAGE:
-            suggestion = self._resolve(steps[done], ctx.observation)
-            if suggestion is not None:
-                lines.append("Its next step here would be: " + json.dumps(suggestion, separators=(",", ":")))
-        else:
+        if done >= len(steps):
             lines.append("All its steps are done.")
+            return "\n".join(lines)
+        suggestion = self._resolve(steps[done], ctx.observation)
+        if suggestion is not None and steps[done].get("text") == _READ_OFF_PAGE:
+            # The element still helps (focus-text-2's 3rd box); the text is for the model to read here.
+            where = f" element [{suggestion['id']}]" if "id" in suggestion else ""
+            lines.append(
+                f"Its next step here would be to {suggestion['action']} into{where} what this page shows."
+            )
+        elif suggestion is not None:
+            lines.append("Its next step here would be: " + json.dumps(suggestion, separators=(",", ":")))
         return "\n".join(lines)
 
     def replay_action(self, ctx: ActContext) -> tuple[WebAction, str] | None:
