@@ -785,16 +785,7 @@ class WebNavigator(LLMAgent):
             for e in _tabs(obs)
             if "selected" in e.get("state", []) and e.get("name", "") not in tabs_seen
         ]
-        after_tabs = next((k for k in range(pos, len(steps)) if not _opens_tab(steps[k], obs)), len(steps))
-        nxt = steps[pos + 1] if pos + 1 < len(steps) else None
-        if (
-            pos < after_tabs < len(steps)
-            and _goal_names(steps[after_tabs], goal)
-            and self._found(steps[after_tabs], obs)
-        ):
-            pos = after_tabs  # what the exemplar's tabs revealed is on the page already
-        elif nxt and _skippable(steps[pos], goal, obs) and self._found(nxt, obs):
-            pos += 1  # a click on what this page lacks and the goal never named (a slice of a bigger pie)
+        pos = self._skip_needless(steps, pos, goal, obs)
         step = steps[pos]
         unnamed = not parse_target(step.get("target"))[1] and not target_anchor(step.get("target"))
         if step["action"] == "click" and unnamed and old_goal != goal:
@@ -831,6 +822,22 @@ class WebNavigator(LLMAgent):
         ctx.state["replayed"] = done + 1
         ctx.state["replay_pos"] = pos + 1
         return action, hit.item.id
+
+    @classmethod
+    def _skip_needless(cls, steps: list[dict[str, Any]], pos: int, goal: str, obs: Observation) -> int:
+        """The exemplar step to take next on this page: past a run of tab clicks when the goal-quoted
+        element they revealed is in view already, past a click on an id-named element this page
+        lacks (a slice of a bigger pie) when the step after it resolves; else `pos` itself."""
+        after_tabs = next((k for k in range(pos, len(steps)) if not _opens_tab(steps[k], obs)), len(steps))
+        if (
+            pos < after_tabs < len(steps)
+            and _goal_names(steps[after_tabs], goal)
+            and cls._found(steps[after_tabs], obs)
+        ):
+            return after_tabs
+        if pos + 1 < len(steps) and _skippable(steps[pos], goal, obs) and cls._found(steps[pos + 1], obs):
+            return pos + 1
+        return pos
 
     @classmethod
     def _found(cls, step: dict[str, Any], obs: Observation) -> bool:
