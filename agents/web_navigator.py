@@ -450,7 +450,24 @@ def adapt_steps(
     written = " ".join(f"{s.get('target') or ''} {s.get('text') or ''}" for s in out).casefold()
     if new_values and not any(v.casefold() in written for v in new_values):
         sound = False
-    return out, sound
+    return _drop_retypes(out), sound
+
+
+def _drop_retypes(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The steps without a retype of the text a box already holds from an earlier step: typing sets
+    the value, so the retype changes nothing here, yet it can fail where the page moved on (seen:
+    login-user-popup's success retyped the username after a popup, which this instance's popup had
+    left disabled). A retype that presses Enter is kept: the key press is an action of its own."""
+    holds: dict[str, str] = {}
+    out = []
+    for step in steps:
+        target = step.get("target") or ""
+        if step.get("action") == "type" and target:
+            if holds.get(target) == step.get("text") and not step.get("enter"):
+                continue
+            holds[target] = step.get("text")
+        out.append(step)
+    return out
 
 
 def _goal_names(step: dict[str, Any], goal: str) -> bool:

@@ -8,7 +8,7 @@ Sections, each independent and reported as ok / skipped / error with the reason:
   vllm_served   `vllm.entrypoints.openai.api_server` + OpenAICompatLLM round trip (json_schema mode)
 The model is `--model`: an HF folder, or an embedded name (exported once from its GGUF; needs the
 weight chunks and `gguf` installed). vLLM's wheel is far larger than what a device call can carry,
-so on a bare device image the vllm sections report the missing package.
+so on a bare device image the vllm sections report the missing package. faiss: see bench/gpu/faiss_check.sh.
     python bench/gpu_check.py --model /path/to/hf-folder
 """
 
@@ -116,7 +116,16 @@ def store_index() -> dict:
     }
 
 
+def _no_vllm() -> dict | None:
+    """Skip before importing the package (and its pydantic): a bare device image has neither."""
+    import importlib.util
+
+    return None if importlib.util.find_spec("vllm") else {"skipped": "vllm is not installed"}
+
+
 def vllm_engine(model: str) -> dict:
+    if skip := _no_vllm():
+        return skip
     from pydantic import BaseModel
 
     from agentmem.llm.vllm_engine import VLLMEngineLLM, vllm_unavailable_reason
@@ -153,6 +162,8 @@ def vllm_engine(model: str) -> dict:
 
 
 def vllm_served(model: str) -> dict:
+    if skip := _no_vllm():
+        return skip
     from pydantic import BaseModel
 
     from agentmem.llm.openai_compat import OpenAICompatLLM

@@ -1117,6 +1117,28 @@ def test_typed_text_keeps_the_case_the_exemplar_typed_its_entity_in():
     assert adapt_steps(login, 'password "3hI" now', 'password "x9Z" now')[0][0]["text"] == "x9Z"
 
 
+def test_a_retype_of_what_a_box_already_holds_is_dropped():
+    """login-user-popup's success retyped the username after closing a popup; typing sets the value,
+    so the retype does nothing but can fail (the new instance's popup left the box disabled)."""
+    steps = [
+        {"action": "type", "target": 'textbox "Username"', "text": "ann"},
+        {"action": "type", "target": 'textbox "Password"', "text": "x1"},
+        {"action": "click", "target": 'button "Cancel"'},
+        {"action": "type", "target": 'textbox "Username"', "text": "ann"},
+        {"action": "type", "target": 'textbox "Password"', "text": "x2"},
+        {"action": "type", "target": 'textbox "Password"', "text": "x1", "enter": True},
+        {"action": "click", "target": 'button "Login"'},
+    ]
+    goal = 'Enter the username "ann" and the password "x1" into the text fields and press login.'
+    new = 'Enter the username "bob" and the password "q7" into the text fields and press login.'
+    adapted, sound = adapt_steps(steps, goal, new)
+    assert sound
+    assert [(s["action"], s.get("text")) for s in adapted] == [
+        ("type", "bob"), ("type", "q7"), ("click", None), ("type", "x2"), ("type", "q7"), ("click", None)
+    ]  # a changed value is typed again; so is one that presses Enter
+    assert adapted[4]["enter"]
+
+
 def test_twins_are_listed_with_their_place_and_row():
     assert ordinal(1) == "1st" and ordinal(2) == "2nd" and ordinal(3) == "3rd" and ordinal(11) == "11th"
     assert ordinal(22) == "22nd" and ordinal(13) == "13th"
