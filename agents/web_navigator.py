@@ -796,12 +796,7 @@ class WebNavigator(LLMAgent):
         if pos >= len(steps):
             return self._skip_replay(ctx, "exemplar's steps all done")
         obs = ctx.observation
-        tabs_seen = ctx.state.setdefault("tabs_seen", [])
-        tabs_seen += [
-            e.get("name", "")
-            for e in _tabs(obs)
-            if "selected" in e.get("state", []) and e.get("name", "") not in tabs_seen
-        ]
+        self._note_tabs_seen(ctx)
         pos = self._skip_needless(steps, pos, goal, obs)
         step = steps[pos]
         unnamed = not parse_target(step.get("target"))[1] and not target_anchor(step.get("target"))
@@ -815,30 +810,50 @@ class WebNavigator(LLMAgent):
             # Text the goal does not hold was read off the page or worked out (read-table's value,
             # an arithmetic answer): right for the exemplar's page only, even where goals read alike.
             return self._stop_replay(ctx, "typed text not from the goal")
-        resolved = self._resolve(step, ctx.observation, strict=True)
-        if resolved is None and _opens_tab(step, obs):
-            # The exemplar's tab or section is not on this page (sections are numbered per instance):
-            # open one whose panel this episode has not seen instead.
-            tab = self._untried_tab(ctx)
-            if tab is not None:
-                resolved = {"action": "click", "id": tab}
+        resolved, advance = self._resolve(step, obs, strict=True), 1
         if resolved is None:
-            behind_tab = (pos and _opens_tab(steps[pos - 1], obs)) or _goal_names(step, goal)
-            tab = self._untried_tab(ctx) if behind_tab else None
-            if tab is None:
+            instead = self._tab_instead(ctx, steps, pos, goal)
+            if instead is None:
                 return self._stop_replay(ctx, "element not found or not unique")
-            # The exemplar found its element behind a tab; on this page it is behind another one:
-            # open the tabs not tried yet, one a step, and look again (a person does the same).
-            ctx.state["replayed"] = done + 1
-            ctx.state["replay_pos"] = pos  # the step it looks for stays next
-            return WebAction(action="click", id=tab), hit.item.id
+            tab, advance = instead
+            resolved = {"action": "click", "id": tab}
         try:
             action = WebAction.model_validate(resolved)
         except ValueError:
             return self._stop_replay(ctx, "step not a valid action")
         ctx.state["replayed"] = done + 1
-        ctx.state["replay_pos"] = pos + 1
+        ctx.state["replay_pos"] = pos + advance
         return action, hit.item.id
+
+    @staticmethod
+    def _note_tabs_seen(ctx: ActContext) -> None:
+        """Remember the tabs shown open at this step: their panels need no search later."""
+        seen = ctx.state.setdefault("tabs_seen", [])
+        seen += [
+            e.get("name", "")
+            for e in _tabs(ctx.observation)
+            if "selected" in e.get("state", []) and e.get("name", "") not in seen
+        ]
+
+    @classmethod
+    def _tab_instead(
+        cls, ctx: ActContext, steps: list[dict[str, Any]], pos: int, goal: str
+    ) -> tuple[int, int] | None:
+        """A tab to open when the exemplar's step has no element here, and how far that takes the
+        exemplar: 1 when the step was itself a tab click whose tab this page lacks (sections are
+        numbered per instance: open one not seen instead); 0 when its element hides behind a tab
+        (it followed a tab click in the exemplar, or the goal quotes it): open the tabs not tried
+        yet, one a step, with that step still next, as a person would. None: no such tab."""
+        obs = ctx.observation
+        step = steps[pos]
+        if _opens_tab(step, obs):
+            advance = 1
+        elif (pos and _opens_tab(steps[pos - 1], obs)) or _goal_names(step, goal):
+            advance = 0
+        else:
+            return None
+        tab = cls._untried_tab(ctx)
+        return None if tab is None else (tab, advance)
 
     @classmethod
     def _skip_needless(cls, steps: list[dict[str, Any]], pos: int, goal: str, obs: Observation) -> int:
