@@ -809,7 +809,12 @@ class WebNavigator(LLMAgent):
         if step["action"] == "type" and not _from_goal(step, goal):
             # Text the goal does not hold was read off the page or worked out (read-table's value,
             # an arithmetic answer): right for the exemplar's page only, even where goals read alike.
-            return self._stop_replay(ctx, "typed text not from the goal")
+            if pos + 1 < len(steps) or step.get("enter"):
+                return self._stop_replay(ctx, "typed text not from the goal")
+            # As the exemplar's last step nothing was submitted: what the page took from it can only
+            # be the box it went to (focus-text typed a word to focus a box). Click that box: focused
+            # the same way; should the page want text, the model still has the steps left.
+            step = {"action": "click", "target": step.get("target")}
         resolved, advance = self._resolve(step, obs, strict=True), 1
         if resolved is None:
             instead = self._tab_instead(ctx, steps, pos, goal)

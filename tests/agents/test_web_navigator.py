@@ -1134,7 +1134,12 @@ def test_a_retype_of_what_a_box_already_holds_is_dropped():
     adapted, sound = adapt_steps(steps, goal, new)
     assert sound
     assert [(s["action"], s.get("text")) for s in adapted] == [
-        ("type", "bob"), ("type", "q7"), ("click", None), ("type", "x2"), ("type", "q7"), ("click", None)
+        ("type", "bob"),
+        ("type", "q7"),
+        ("click", None),
+        ("type", "x2"),
+        ("type", "q7"),
+        ("click", None),
     ]  # a changed value is typed again; so is one that presses Enter
     assert adapted[4]["enter"]
 
@@ -1368,6 +1373,30 @@ async def test_text_the_goal_does_not_hold_is_left_to_the_model_even_for_the_sam
     # the element is still suggested (focus-text-2's exemplar typed into the 3rd box), the text is not
     assert "Its next step here would be to type into element [1] what this page shows." in prompt
     assert "All its steps are done" not in prompt
+
+
+async def test_a_last_step_typing_text_the_goal_does_not_hold_is_replayed_as_a_click_on_its_box():
+    """focus-text-2's success typed a word into the box the goal names: nothing was submitted after,
+    so the box is what counted. Replay focuses it with a click; text read off a page is never typed."""
+    agent = WebNavigator()
+    old, goal = "Focus into the 1st input textbox.", "Focus into the 3rd input textbox."
+    steps = [
+        Step(i=0, action={"action": "type", "id": 1, "text": "Enter"}, thought='target: textbox "" in "1st"')
+    ]
+    hit = _hit(agent.distil(_traj(old, steps, True, family="focus-text-2"), EpisodeSummary(goal="g"))[0])
+    task = Task(id="focus-text-2#1", env="miniwob", goal=goal, meta={"family": "focus-text-2"})
+    page = [Element(id=i, role="textbox", value="", nth=i) for i in (1, 2, 3)]
+    model = ScriptedLLM()
+    decision = await agent.act(ctx_for(task, observation(goal, page), model, recalled=[hit]))
+    assert decision.action.action == "click" and decision.action.id == 3 and not model.calls
+    # with a step after it (a Submit), the typed text mattered: the model types it
+    submit = [*steps, Step(i=1, action={"action": "click", "id": 4}, thought='target: button "Submit"')]
+    hit = _hit(agent.distil(_traj(old, submit, True, family="focus-text-2"), EpisodeSummary(goal="g"))[0])
+    page = [*page, Element(id=4, role="button", name="Submit")]
+    model = ScriptedLLM(default=json.dumps({"action": "type", "id": 3, "text": "x"}))
+    ctx = ctx_for(task, observation(goal, page), model, recalled=[hit])
+    assert (await agent.act(ctx)).action.action == "type" and len(model.calls) == 1
+    assert ctx.state[REPLAY_STOP] == "step 1: typed text not from the goal"
 
 
 async def test_a_section_numbered_otherwise_is_opened_in_its_place_and_a_submit_in_view_is_not_clicked_first():
