@@ -665,13 +665,24 @@ class WebNavigator(LLMAgent):
         # this one enough to replay (an inbox family mixes forward, reply and star goals); then the
         # family's own beats a sibling's; then a full-reward success beats a partial one (MiniWoB
         # pays 0.2 for half-right answers), then one that failed less when replayed, then the goal
-        # worded closest, then the closer recall.
-        def rank(h: SearchHit) -> tuple[bool, bool, bool, float, int, float, float]:
+        # worded closest, then the shorter (a success found while exploring may carry steps that did
+        # nothing: replayed, they cost steps and can miss), then the closer recall.
+        def rank(h: SearchHit) -> tuple[bool, bool, bool, float, int, float, int, float]:
             failures = failed_replays(h, recalled, family)
             own = h.item.payload.get("family") == family
             similarity = template_similarity(str(h.item.payload.get("goal", "")), goal) if goal else 0.0
             similar = similarity >= self.replay_min_similarity
-            return (self._replayable(h, failures), similar, own, _reward(h), -failures, similarity, h.score)
+            acting = sum(s.get("action") != "scroll" for s in h.item.payload["steps"])
+            return (
+                self._replayable(h, failures),
+                similar,
+                own,
+                _reward(h),
+                -failures,
+                similarity,
+                -acting,
+                h.score,
+            )
 
         return max(same, key=rank) if same else None
 

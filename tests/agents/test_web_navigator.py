@@ -603,6 +603,20 @@ async def test_partial_reward_exemplars_are_hints_not_replays_and_rank_below_ful
     assert len(model.calls) == 1  # the model decided: a 0.2-reward run is not replayed
 
 
+def test_of_two_sound_exemplars_for_the_same_goal_the_shorter_is_replayed():
+    """A success found while exploring may carry clicks that did nothing (click-pie's extra slices):
+    another success of the same goal in fewer steps is the one to copy, even when recalled lower."""
+    agent = WebNavigator()
+    goal = 'Enter "Kasie" into the text field and press Submit.'
+    box = Step(i=0, action={"action": "type", "id": 1, "text": "Kasie"}, thought='target: textbox ""')
+    submit = Step(i=1, action={"action": "click", "id": 2}, thought='target: button "Submit"')
+    idle = Step(i=1, action={"action": "click", "id": 3}, thought='target: clickable "Title"')
+    long = _hit(agent.distil(_traj(goal, [box, idle, submit], True), EpisodeSummary(goal="g"))[0])
+    short = _hit(agent.distil(_traj(goal, [box, submit], True), EpisodeSummary(goal="g"))[0])
+    long.score, short.score = 0.9, 0.5
+    assert agent._best_exemplar([long, short], "enter-text", goal) is short
+
+
 async def test_an_exemplar_whose_replay_failed_is_a_hint_not_a_replay_and_ranks_below_a_sound_one():
     agent = WebNavigator()
     lucky, sound = _kasie_exemplar(agent), _kasie_exemplar(agent)
