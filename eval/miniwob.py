@@ -63,6 +63,7 @@ class MiniWoBEvalConfig(BaseModel):
     replay: bool = True  # take unambiguous steps of an adapted same-family exemplar without a model call
     explore: bool = True  # resample steps that retrace a remembered failure of an unsolved family (memory on)
     explore_steer: bool = False  # tell the resample that the greedy step failed before (no gain measured)
+    explore_draws: int = Field(4, ge=1)  # resamples (each hotter) while the draw retraces a failure too
     practice: int = Field(0, ge=0)  # extra episodes per family failed last session, before the next one
     progress: bool = True
 
@@ -210,7 +211,12 @@ async def run_miniwob_eval(cfg: MiniWoBEvalConfig, llm: Any = None) -> dict[str,
     memory = await open_memory(
         cfg.memory, Path(cfg.memory_db) if cfg.memory_db else out / "memory.db", "miniwob", cfg.embedder
     )
-    agent = WebNavigator(replay=cfg.replay, explore=cfg.explore, explore_steer=cfg.explore_steer)
+    agent = WebNavigator(
+        replay=cfg.replay,
+        explore=cfg.explore,
+        explore_steer=cfg.explore_steer,
+        explore_draws=cfg.explore_draws,
+    )
     loop_cfg = loop_config(cfg)
     host = BrowserHost(extra_args=OFFLINE_ARGS)
     server = MiniWoBServer().start()

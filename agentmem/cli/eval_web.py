@@ -47,6 +47,9 @@ def eval_miniwob(
     explore_steer: bool = typer.Option(
         False, help="tell that resample that the greedy step failed before (measured: no gain over sampling)"
     ),
+    explore_draws: int = typer.Option(
+        4, min=1, help="resamples of such a step, each hotter, while the draw retraces a failure too"
+    ),
     practice: int = typer.Option(
         0,
         min=0,
@@ -63,6 +66,7 @@ def eval_miniwob(
         concurrency=concurrency, seed=seed, out=out, limit=limit, max_steps=max_steps,
         coach_every=coach_every, condense=condense, backend=backend, model=model, embedder=embedder,
         replay=replay, explore=explore, explore_steer=explore_steer, practice=practice,
+        explore_draws=explore_draws,
     )  # fmt: skip
     print_summary(run_eval(run_miniwob_eval(cfg)), out)
 

@@ -634,8 +634,11 @@ async def test_an_exemplar_whose_replay_failed_is_a_hint_not_a_replay_and_ranks_
     model = ScriptedLLM(default=json.dumps({"action": "click", "id": 4}))
     await agent.act(_jerrie_ctx(model, [lucky, failure]))
     assert model.calls and "temperature" not in model.calls[0]["params"]  # not replayed: the model decided
-    # (clicking Submit first retraces the recorded failure, so a second, sampled draw follows)
-    assert [c["params"].get("temperature") for c in model.calls[1:]] == [agent.explore_temperature]
+    # (clicking Submit first retraces the recorded failure, so sampled draws follow, each hotter, while
+    # they retrace it too; this model always does, so the last draw stands)
+    t = agent.explore_temperature
+    assert [c["params"].get("temperature") for c in model.calls[1:]] == [t, 2 * t, 3 * t, 4 * t]
+    assert len({c["params"]["seed"] for c in model.calls[1:]}) == 4
     silent = ScriptedLLM()  # raises if called
     first = await agent.act(_jerrie_ctx(silent, [sound, failure]))
     assert first.thought.startswith("[replayed]") and not silent.calls
@@ -746,6 +749,17 @@ async def test_a_task_kind_that_failed_and_was_never_solved_is_explored_by_sampl
     decision = await agent.act(_nodelay_ctx(failed_path, [failure], goal))
     assert [c["params"].get("temperature") for c in failed_path.calls] == [None, agent.explore_temperature]
     assert decision.thought.startswith(SAMPLED) and decision.action.id == 6
+    # a draw that retraces the failure again is drawn once more, hotter; the first new path stands
+    twice = ScriptedLLM(
+        [json.dumps({"action": "click", "id": 5})] * 2 + [json.dumps({"action": "click", "id": 6})]
+    )
+    redrawn = await agent.act(_nodelay_ctx(twice, [failure], goal))
+    t = agent.explore_temperature
+    assert [c["params"].get("temperature") for c in twice.calls] == [None, t, 2 * t]
+    assert redrawn.action.id == 6 and redrawn.thought.startswith(SAMPLED)
+    once = await WebNavigator(explore_draws=1).act(_nodelay_ctx(ScriptedLLM(
+        [json.dumps({"action": "click", "id": 5})] * 2), [failure], goal))  # fmt: skip
+    assert once.action.id == 5  # one draw allowed: it stands though it retraces
     # by default the redraw sees the same prompt; steered, it is told that the greedy step led to failure
     assert failed_path.calls[1]["messages"] == failed_path.calls[0]["messages"]
     steered = ScriptedLLM(
