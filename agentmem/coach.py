@@ -17,7 +17,7 @@ from agentmem.condenser import _clip, render_action, render_step
 from agentmem.errors import ConfigError, LLMError
 from agentmem.llm.base import LLM
 from agentmem.policy import Policy, PolicyQuery, Ranked
-from agentmem.types import Advice, MemoryItem, SearchHit, Step, Task, Usage
+from agentmem.types import Advice, MemoryItem, Step, Task, Usage
 
 # Payload filters that mark an agent's own kind of task: one, or several searched one by one.
 Scope = dict[str, Any] | list[dict[str, Any]]
@@ -135,19 +135,21 @@ class Coach:
         # Similar text is not the same kind of task ("Click on the 'no' button" sits near every other
         # click task): the scoped items are searched on their own and ranked ahead of the rest.
         # Several filters (the web navigator: its task family, and any family whose goals read the
-        # same) are searched one by one; an item found by two counts once, first place kept.
-        scoped: list[SearchHit] = []
+        # same) are searched and ranked one by one, then taken in turns, so that no filter's items
+        # crowd out another's (stop 24: four choose-date families share one goal template, and their
+        # eight items ranked as one pushed a family's own failure out of the top 6); an item found
+        # by two counts once, first place kept.
+        per_scope: list[list[Ranked]] = []
         for one in [scope] if isinstance(scope, dict) else scope:
             found = await self.memory.search(
                 query.text, k=self.k, kinds=self.kinds, filters={**(filters or {}), **one}
             )
-            seen = {h.item.id for h in scoped}
-            scoped += [h for h in found if h.item.id not in exclude and h.item.id not in seen]
-        own = {h.item.id for h in scoped}
-        rest = [h for h in hits if h.item.id not in own]
-        own_ranked = self.policy.rank(query, scoped)
+            per_scope.append(self.policy.rank(query, [h for h in found if h.item.id not in exclude]))
+        own_ranked = _take_in_turns(per_scope)
         for r in own_ranked:
             r.scoped = True
+        own = {r.hit.item.id for r in own_ranked}
+        rest = [h for h in hits if h.item.id not in own]
         return (own_ranked + self.policy.rank(query, rest))[: self.k]
 
     async def recall(self, task: Task, query_text: str, scope: Scope | None = None) -> CoachDecision:
@@ -222,3 +224,15 @@ class Coach:
         )
         advice = Advice(text=_clip(text, 800), item_ids=ids, confidence=confidence, source=source)  # type: ignore[arg-type]
         return CoachDecision(True, advice, ranked, chosen, reason="judge intervened", usage=completion.usage)
+
+
+def _take_in_turns(lists: list[list[Ranked]]) -> list[Ranked]:
+    """The lists' items in turns (first of each, then second of each, ...), each item once."""
+    out: list[Ranked] = []
+    seen: set[str] = set()
+    for rank in range(max((len(x) for x in lists), default=0)):
+        for ranked in lists:
+            if rank < len(ranked) and ranked[rank].hit.item.id not in seen:
+                seen.add(ranked[rank].hit.item.id)
+                out.append(ranked[rank])
+    return out

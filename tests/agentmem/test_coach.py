@@ -7,7 +7,7 @@ import pytest
 from agentmem.coach import Coach, failure_signals, render_case
 from agentmem.errors import ConfigError
 from agentmem.llm.scripted import ScriptedLLM
-from agentmem.policy import SimilarityPolicy
+from agentmem.policy import PolicyQuery, SimilarityPolicy
 from agentmem.types import Step, Task
 
 
@@ -167,3 +167,29 @@ async def test_several_scopes_are_searched_each_and_merged_without_repeats(memor
         scope=[{"family": "click-collapsible-nodelay"}, {"template": "Expand the section below."}],
     )
     assert sorted(both.advice.item_ids) == sorted([own.id, sibling.id])  # own found twice, kept once
+
+
+async def test_a_scope_with_many_look_alikes_does_not_crowd_out_the_familys_own_item(memory):
+    """Four families share one goal template: the template scope finds their items, worded closer to
+    the query than the family's own failure; scopes are taken in turns, so the own item stays."""
+    template = "Select {1} as the date and hit submit."
+    for fam in ["choose-date", "choose-date-medium", "choose-date-nodelay"]:
+        for day in (27, 28):
+            await memory.add(
+                f"choose-date-easy: Select 12/{day}/2016 as the date and hit submit. ({fam})",
+                kind="episode",
+                payload={"env": "web", "family": fam, "template": template},
+            )
+    own = await memory.add(
+        "failed on a goal like: pick a day in the calendar (clicked Submit first)",
+        kind="insight",
+        payload={"env": "web", "family": "choose-date-easy", "template": template},
+    )
+    task = Task(id="choose-date-easy#1", env="web", goal="Select 12/27/2016 as the date and hit submit.")
+    coach = Coach(memory, SimilarityPolicy(), k=3, threshold=-1.0, max_items=3)
+    query = "choose-date-easy: Select 12/27/2016 as the date and hit submit."
+    ranked = await coach.retrieve(PolicyQuery(text=query, env="web"), scope={"template": template})
+    assert own.id not in [r.hit.item.id for r in ranked]  # ranked as one, the look-alikes win
+    scopes = [{"family": "choose-date-easy"}, {"template": template}]
+    recalled = await coach.recall(task, query, scope=scopes)
+    assert recalled.advice.item_ids[0] == own.id and len(recalled.advice.item_ids) == 3
