@@ -324,6 +324,8 @@ def step_record(step: Step) -> dict[str, Any]:
     rec = {
         k: v for k, v in step.action.items() if k in ("action", "text", "enter") and v not in (None, False)
     }
+    if rec["action"] in _TEXTLESS:
+        rec.pop("text", None)
     target = step_target(step)
     if target:
         rec["target"] = target
@@ -492,6 +494,7 @@ def _skippable(step: dict[str, Any], goal: str, obs: Observation) -> bool:
 
 
 _READ_OFF_PAGE = "<what that page showed>"
+_TEXTLESS = ("click", "back")  # actions whose `text` the page ignores (the 1.5B writes one on clicks)
 
 
 def _from_goal(step: dict[str, Any], goal: str) -> bool:
@@ -524,8 +527,20 @@ def _case_change(mapping: dict[str, str]) -> Any:
 
 
 def _comparable(step: dict[str, Any]) -> tuple[Any, ...]:
-    """A step as compared with a remembered one: kind, element, text, enter (falsy values alike)."""
-    return (step.get("action"), step.get("target") or None, step.get("text") or None, bool(step.get("enter")))
+    """A step as compared with a remembered one: kind, element, text, enter (falsy values alike; the
+    text a click carries is none: the page ignores it)."""
+    text = None if step.get("action") in _TEXTLESS else step.get("text") or None
+    return (step.get("action"), step.get("target") or None, text, bool(step.get("enter")))
+
+
+def _prefix_of(done: list[dict[str, Any]], steps: list[dict[str, Any]]) -> bool:
+    """Whether `steps` begin with `done`: compared step by step, or else with the steps that failed
+    left out on both sides (an error changes nothing on the page, so a failure that began with
+    one, or a path that did, is the same walk)."""
+    if [_comparable(s) for s in steps][: len(done)] == [_comparable(s) for s in done]:
+        return True
+    kept = [_comparable(s) for s in done if not s.get("error")]
+    return [_comparable(s) for s in steps if not s.get("error")][: len(kept)] == kept
 
 
 def _clip_quoted(text: str, limit: int) -> str:
@@ -741,14 +756,18 @@ class WebNavigator(LLMAgent):
         `action` (on `target`), adapted to this goal (same actions on the same elements, same text;
         steps that failed count on both sides)."""
         goal = goal_of(ctx.task, ctx.observation)
-        done = [_comparable(step_record(s)) for s in ctx.history if s.action is not None]
+        done = [
+            {**step_record(s), **({"error": True} if s.error else {})}
+            for s in ctx.history
+            if s.action is not None
+        ]
         proposed = {k: v for k, v in action.model_dump().items() if k in ("action", "text", "enter")}
-        path = [*done, _comparable({**proposed, "target": target})]
+        path = [*done, {**proposed, "target": target}]
         count = 0
         for hit in self._own_failures(ctx):
             old_goal = str(hit.item.payload.get("goal", ""))
             steps = adapt_steps(hit.item.payload.get("steps") or [], old_goal, goal, drop_scrolls=False)[0]
-            count += [_comparable(s) for s in steps][: len(path)] == path
+            count += _prefix_of(path, steps)
         return count
 
     def _replayable(self, hit: SearchHit, failures: int) -> bool:

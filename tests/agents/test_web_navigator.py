@@ -1449,3 +1449,31 @@ async def test_a_section_numbered_otherwise_is_opened_in_its_place_and_a_submit_
     assert first.action.id == 1
     ctx.history = [Step(i=0, action=first.action.model_dump(), thought=first.thought)]
     assert (await agent.act(ctx)).action.id == 3
+
+
+def test_a_retraced_failure_is_found_through_a_clicks_text_and_past_failed_steps():
+    """The 1.5B writes text on clicks ({"action": "click", "id": 2, "text": "Submit"}), which the page
+    ignores; a failure may begin with a step that failed (a select on a tab). Neither hides that the
+    proposal walks the failure's path again."""
+    agent = WebNavigator()
+    goal = "Expand the section below and click submit."
+    failed = _traj(
+        goal,
+        [
+            Step(i=0, action={"action": "select", "id": 6, "text": "Submit"}, error="not a dropdown"),
+            Step(
+                i=1, action={"action": "click", "id": 6, "text": "Submit"}, thought='target: button "Submit"'
+            ),
+        ],
+        False,
+        family="click-collapsible-nodelay",
+    )
+    [draft] = agent.distil(failed, EpisodeSummary(goal="g"))
+    assert draft.payload["steps"][1] == {"action": "click", "target": 'button "Submit"'}  # no click text
+    ctx = _nodelay_ctx(ScriptedLLM(), [_hit(draft)], goal)
+    click = WebAction(action="click", id=6, text="Submit now")
+    assert agent.retraced_failures(click, ctx, 'button "Submit"') == 1
+    assert agent.retraced_failures(WebAction(action="click", id=5), ctx, 'link "Section #1"') == 0
+    # typed text still tells paths apart
+    typed = WebAction(action="type", id=6, text="x")
+    assert agent.retraced_failures(typed, ctx, 'button "Submit"') == 0
