@@ -423,16 +423,18 @@ def _loop_by_text(steps: list[dict[str, Any]], old: list[str], new: list[str]) -
 
 
 def adapt_steps(
-    steps: list[dict[str, Any]], old_goal: str, goal: str, *, drop_scrolls: bool = True
+    steps: list[dict[str, Any]], old_goal: str, goal: str, *, as_plan: bool = True
 ) -> tuple[list[dict[str, Any]], bool]:
     """An exemplar's steps rewritten for a new goal (entities swapped, item lists re-looped); and
     whether the rewrite is sound enough to replay without the model.
 
-    Scrolls are left out (unless `drop_scrolls` is false): the element list does not depend on them,
-    and a success found while exploring may carry several (replayed, they would only spend the step
-    budget).
+    As a plan to follow (`as_plan`), steps that change nothing are left out: scrolls (the element
+    list does not depend on them, and a success found while exploring may carry several: replayed,
+    they would only spend the step budget) and retypes (`_drop_retypes`). A failure's steps are
+    compared as walked (`as_plan=False`).
     """
-    kept = [s for s in steps if not (drop_scrolls and s.get("action") == "scroll")]
+    kept = [s for s in steps if not (as_plan and s.get("action") == "scroll")]
+    kept = _drop_retypes(kept) if as_plan else kept
     swaps = list_swaps(old_goal, goal)
     kept, sound = expand_lists(kept, swaps)
     mapping = goal_mapping(old_goal, goal)
@@ -452,22 +454,28 @@ def adapt_steps(
     written = " ".join(f"{s.get('target') or ''} {s.get('text') or ''}" for s in out).casefold()
     if new_values and not any(v.casefold() in written for v in new_values):
         sound = False
-    return _drop_retypes(out), sound
+    return (_drop_retypes(out) if as_plan else out), sound
 
 
 def _drop_retypes(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The steps without a retype of the text a box already holds from an earlier step: typing sets
     the value, so the retype changes nothing here, yet it can fail where the page moved on (seen:
     login-user-popup's success retyped the username after a popup, which this instance's popup had
-    left disabled). A retype that presses Enter is kept: the key press is an action of its own."""
-    holds: dict[str, str] = {}
+    left disabled). A retype that presses Enter is kept: the key press is an action of its own.
+    So for selecting an option already selected in that list (click-scroll-list's success selected
+    its one item twice; re-looped for two items, the repeat became a select of both at once).
+    Run on the exemplar's own steps and again once adapted (the swap may make two texts one)."""
+    holds: dict[tuple[str, str], set[str]] = {}
     out = []
     for step in steps:
-        target = step.get("target") or ""
-        if step.get("action") == "type" and target:
-            if holds.get(target) == step.get("text") and not step.get("enter"):
+        target, kind = step.get("target") or "", step.get("action")
+        if kind in ("type", "select") and target:
+            held = holds.setdefault((kind, target), set())
+            if step.get("text") in held and not step.get("enter"):
                 continue
-            holds[target] = step.get("text")
+            if kind == "type":
+                held.clear()  # typing replaces the value; a select adds to a list's choice
+            held.add(step.get("text"))
         out.append(step)
     return out
 
@@ -766,7 +774,7 @@ class WebNavigator(LLMAgent):
         count = 0
         for hit in self._own_failures(ctx):
             old_goal = str(hit.item.payload.get("goal", ""))
-            steps = adapt_steps(hit.item.payload.get("steps") or [], old_goal, goal, drop_scrolls=False)[0]
+            steps = adapt_steps(hit.item.payload.get("steps") or [], old_goal, goal, as_plan=False)[0]
             count += _prefix_of(path, steps)
         return count
 

@@ -1170,6 +1170,28 @@ def test_a_retype_of_what_a_box_already_holds_is_dropped():
         ("click", None),
     ]  # a changed value is typed again; so is one that presses Enter
     assert adapted[4]["enter"]
+    # as walked (a failure's path compared with this episode's), every step stays
+    assert len(adapt_steps(steps, goal, new, as_plan=False)[0]) == len(steps)
+
+
+def test_a_repeated_select_is_dropped_before_the_item_list_is_re_looped():
+    """click-scroll-list's success selected its one item twice; re-looped for two items, the repeat
+    became a select of both at once, which failed. A select adds to a list's choice: the repeat is
+    dropped first, and the loop covers the new items."""
+    steps = [
+        {"action": "select", "target": 'listbox ""', "text": "Marybelle"},
+        {"action": "scroll", "text": "down"},
+        {"action": "select", "target": 'listbox ""', "text": "Marybelle"},
+        {"action": "click", "target": 'button "Submit"'},
+    ]
+    old = "Select Marybelle from the scroll list and click Submit."
+    adapted, sound = adapt_steps(steps, old, "Select Malawi, Peru from the scroll list and click Submit.")
+    assert sound
+    assert [(s["action"], s.get("text")) for s in adapted] == [
+        ("select", "Malawi"),
+        ("select", "Peru"),
+        ("click", None),
+    ]
 
 
 def test_twins_are_listed_with_their_place_and_row():
