@@ -454,6 +454,13 @@ def adapt_steps(
     written = " ".join(f"{s.get('target') or ''} {s.get('text') or ''}" for s in out).casefold()
     if new_values and not any(v.casefold() in written for v in new_values):
         sound = False
+    # A thing this goal quotes that the old goal did not, and no step names: the exemplar was for
+    # another kind of goal (seen: click-menu-2's success on "the item with the icon" clicked
+    # "Zoom Out", replayed for 'the item labeled "Zoom In"').
+    old_quotes = {q.casefold() for q in re.findall(r'"([^"]+)"', old_goal)}
+    new_quotes = {q.strip().strip(_STRIP_CHARS).casefold() for q in re.findall(r'"([^"]+)"', goal)}
+    if any(q and q not in old_quotes and q not in written for q in new_quotes):
+        sound = False
     return (_drop_retypes(out) if as_plan else out), sound
 
 

@@ -1499,3 +1499,20 @@ def test_a_retraced_failure_is_found_through_a_clicks_text_and_past_failed_steps
     # typed text still tells paths apart
     typed = WebAction(action="type", id=6, text="x")
     assert agent.retraced_failures(typed, ctx, 'button "Submit"') == 0
+
+
+def test_an_exemplar_that_names_nothing_this_goal_quotes_anew_is_not_replayed():
+    """click-menu-2's success on "the item with the icon" clicked "Zoom Out": for 'the item labeled
+    "Zoom In"' no step names the new item, so the steps are a hint, not a replay."""
+    steps = [
+        {"action": "click", "target": 'button "Menu"'},
+        {"action": "click", "target": 'clickable "Zoom Out"'},
+    ]
+    old = 'Click the "Menu" button, and then find and click on the item with the icon.'
+    assert not adapt_steps(
+        steps, old, 'Click the "Menu" button, and then find and click on the item labeled "Zoom In".'
+    )[1]
+    assert adapt_steps(steps, old, old)[1]  # the same goal: sound
+    # a quoted item the steps do name (swapped in) keeps it sound
+    labeled = 'Click the "Menu" button, and then find and click on the item labeled "Zoom Out".'
+    assert adapt_steps(steps, labeled, labeled.replace("Zoom Out", "Zoom In"))[1]
