@@ -15,8 +15,9 @@ the exemplar runs out, a step does not resolve, or a replayed step failed. A sib
 goals read the same (MiniWoB's -nodelay/-easy variants) lends its exemplars too; an exemplar's
 per-item steps are repeated for a goal with a longer or shorter item list. While a family has failed
 and nothing of its kind is replayable, a step whose greedy choice retraces the recalled failure is
-drawn again by sampling, hotter each time while the draw retraces a failure too (explore-then-exploit
-across episodes: a sampled success becomes the exemplar). Page-derived text is quoted as untrusted data in prompts and in what is stored.
+drawn again by sampling, hotter each time while the draw retraces a failure too (explore-then-
+exploit across episodes: a sampled success becomes the exemplar). Page-derived text is quoted as
+untrusted data in prompts and in what is stored.
 """
 
 from __future__ import annotations
@@ -457,9 +458,7 @@ def adapt_steps(
     # A thing this goal quotes that the old goal did not, and no step names: the exemplar was for
     # another kind of goal (seen: click-menu-2's success on "the item with the icon" clicked
     # "Zoom Out", replayed for 'the item labeled "Zoom In"').
-    old_quotes = {q.casefold() for q in re.findall(r'"([^"]+)"', old_goal)}
-    new_quotes = {q.strip().strip(_STRIP_CHARS).casefold() for q in re.findall(r'"([^"]+)"', goal)}
-    if any(q and q not in old_quotes and q not in written for q in new_quotes):
+    if any(q not in written for q in _quoted(goal) - _quoted(old_goal)):
         sound = False
     return (_drop_retypes(out) if as_plan else out), sound
 
@@ -491,8 +490,12 @@ def _goal_names(step: dict[str, Any], goal: str) -> bool:
     """Whether the step's element is one the goal quotes (the link "quis" it asks for), as opposed to
     a word of the goal's fixed wording ("click submit": a Submit that is always in view)."""
     name = parse_target(step.get("target"))[1].strip(_STRIP_CHARS).casefold()
-    quoted = {q.strip(_STRIP_CHARS).casefold() for q in re.findall(r'"([^"]+)"', goal)}
-    return bool(name) and name in quoted
+    return bool(name) and name in _quoted(goal)
+
+
+def _quoted(goal: str) -> set[str]:
+    """What the goal quotes ("quis", "Zoom In"), trimmed and case-folded for comparison."""
+    return {q.strip(_STRIP_CHARS).casefold() for q in re.findall(r'"([^"]+)"', goal)} - {""}
 
 
 def _skippable(step: dict[str, Any], goal: str, obs: Observation) -> bool:
@@ -768,8 +771,8 @@ class WebNavigator(LLMAgent):
 
     def retraced_failures(self, action: WebAction, ctx: ActContext, target: str | None) -> int:
         """How many recalled failures of the family begin with this episode's steps so far plus
-        `action` (on `target`), adapted to this goal (same actions on the same elements, same text;
-        steps that failed count on both sides)."""
+        `action` (on `target`), adapted to this goal (same actions on the same elements, same text),
+        step by step or with the steps that failed left out on both sides (`_prefix_of`)."""
         goal = goal_of(ctx.task, ctx.observation)
         done = [
             {**step_record(s), **({"error": True} if s.error else {})}
