@@ -769,11 +769,30 @@ class WebNavigator(LLMAgent):
             if h.item.payload.get("kind") == "failure" and h.item.payload.get("family") == family
         ]
 
-    def retraced_failures(self, action: WebAction, ctx: ActContext, target: str | None) -> int:
+    def failure_paths(self, ctx: ActContext) -> list[list[dict[str, Any]]]:
+        """The recalled failures of the family as walked, adapted to this goal (`retraced_failures`
+        compares with them; computed once a step, however many draws it takes)."""
+        goal = goal_of(ctx.task, ctx.observation)
+        return [
+            adapt_steps(
+                hit.item.payload.get("steps") or [],
+                str(hit.item.payload.get("goal", "")),
+                goal,
+                as_plan=False,
+            )[0]
+            for hit in self._own_failures(ctx)
+        ]
+
+    def retraced_failures(
+        self,
+        action: WebAction,
+        ctx: ActContext,
+        target: str | None,
+        paths: list[list[dict[str, Any]]] | None = None,
+    ) -> int:
         """How many recalled failures of the family begin with this episode's steps so far plus
         `action` (on `target`), adapted to this goal (same actions on the same elements, same text),
         step by step or with the steps that failed left out on both sides (`_prefix_of`)."""
-        goal = goal_of(ctx.task, ctx.observation)
         done = [
             {**step_record(s), **({"error": True} if s.error else {})}
             for s in ctx.history
@@ -781,12 +800,7 @@ class WebNavigator(LLMAgent):
         ]
         proposed = {k: v for k, v in action.model_dump().items() if k in ("action", "text", "enter")}
         path = [*done, {**proposed, "target": target}]
-        count = 0
-        for hit in self._own_failures(ctx):
-            old_goal = str(hit.item.payload.get("goal", ""))
-            steps = adapt_steps(hit.item.payload.get("steps") or [], old_goal, goal, as_plan=False)[0]
-            count += _prefix_of(path, steps)
-        return count
+        return sum(_prefix_of(path, steps) for steps in (self.failure_paths(ctx) if paths is None else paths))
 
     def _replayable(self, hit: SearchHit, failures: int) -> bool:
         return _reward(hit) >= self.replay_min_reward and failures <= self.replay_max_failures
@@ -1024,7 +1038,8 @@ class WebNavigator(LLMAgent):
             usage = completion.usage
             action: WebAction = completion.parsed
             target = self._target(action, ctx.observation)
-            retraced = self.retraced_failures(action, ctx, target) if sampling else 0
+            paths = self.failure_paths(ctx) if sampling else []
+            retraced = self.retraced_failures(action, ctx, target, paths) if sampling else 0
             if retraced:
                 # The greedy choice walks a path that failed before: draw another, and again while
                 # the draw retraces a failure too, each draw hotter than the last (`redraw_params`);
@@ -1042,7 +1057,7 @@ class WebNavigator(LLMAgent):
                     usage = usage.add(completion.usage)
                     action = completion.parsed
                     target = self._target(action, ctx.observation)
-                    if not self.retraced_failures(action, ctx, target):
+                    if not self.retraced_failures(action, ctx, target, paths):
                         break
             else:
                 sampling = {}
