@@ -561,6 +561,20 @@ def _prefix_of(done: list[dict[str, Any]], steps: list[dict[str, Any]]) -> bool:
     return [_comparable(s) for s in steps if not s.get("error")][: len(kept)] == kept
 
 
+def _divergence(steps: list[dict[str, Any]]) -> int:
+    """Where a later episode departs from a failure's path, as a place among its steps that worked:
+    at the first step that repeats an earlier one (a walk that loops went wrong there, not before:
+    enter-password's 1.5B typed the password into the first box, pressed Enter, then typed it into
+    the first box again — redrawn at step one, the right first step was given up too), else at the
+    first step (nothing says which step was wrong)."""
+    seen: set[tuple[Any, ...]] = set()
+    for place, key in enumerate(_comparable(s) for s in steps if not s.get("error")):
+        if key in seen:
+            return place
+        seen.add(key)
+    return 0
+
+
 def _clip_quoted(text: str, limit: int) -> str:
     """Clip an observation without losing the untrusted block's closing marker."""
     if len(text) <= limit:
@@ -792,7 +806,9 @@ class WebNavigator(LLMAgent):
     ) -> int:
         """How many recalled failures of the family begin with this episode's steps so far plus
         `action` (on `target`), adapted to this goal (same actions on the same elements, same text),
-        step by step or with the steps that failed left out on both sides (`_prefix_of`)."""
+        step by step or with the steps that failed left out on both sides (`_prefix_of`), and reach
+        at least the step where that failure is departed from (`_divergence`): its steps before
+        that one are walked again."""
         done = [
             {**step_record(s), **({"error": True} if s.error else {})}
             for s in ctx.history
@@ -800,7 +816,11 @@ class WebNavigator(LLMAgent):
         ]
         proposed = {k: v for k, v in action.model_dump().items() if k in ("action", "text", "enter")}
         path = [*done, {**proposed, "target": target}]
-        return sum(_prefix_of(path, steps) for steps in (self.failure_paths(ctx) if paths is None else paths))
+        depth = sum(1 for s in path if not s.get("error")) - 1  # the proposal's place, failed steps left out
+        return sum(
+            _prefix_of(path, steps) and depth >= _divergence(steps)
+            for steps in (self.failure_paths(ctx) if paths is None else paths)
+        )
 
     def _replayable(self, hit: SearchHit, failures: int) -> bool:
         return _reward(hit) >= self.replay_min_reward and failures <= self.replay_max_failures

@@ -1501,6 +1501,59 @@ def test_a_retraced_failure_is_found_through_a_clicks_text_and_past_failed_steps
     assert agent.retraced_failures(typed, ctx, 'button "Submit"') == 0
 
 
+async def test_a_failure_that_looped_is_departed_from_where_it_repeated_a_step():
+    """enter-password's 1.5B typed the password into the first box, pressed Enter, then typed it
+    into the first box again: the loop is where it went wrong. A later episode walks the first two
+    steps again and is redrawn only at the repeat; a failure that never repeated a step is still
+    departed from at its first step."""
+    agent = WebNavigator()
+    box = 'textbox "" in "1st"'
+    old_goal = 'Enter the password "zfy7" into both text fields and press submit.'
+    walked = [
+        Step(i=0, action={"action": "type", "id": 1, "text": "zfy7"}, thought=f"target: {box}"),
+        Step(i=1, action={"action": "press", "text": "Enter"}),
+        Step(i=2, action={"action": "type", "id": 1, "text": "zfy7"}, thought=f"target: {box}"),
+        Step(i=3, action={"action": "press", "text": "Enter"}),
+    ]
+    [looped] = agent.distil(_traj(old_goal, walked, False, family="enter-password"), EpisodeSummary(goal="g"))
+    goal = 'Enter the password "MgkPQ" into both text fields and press submit.'
+    task = Task(
+        id="enter-password#0",
+        env="miniwob",
+        goal=goal,
+        payload={"seed": 4},
+        meta={"family": "enter-password"},
+    )
+    page = [
+        Element(id=1, role="textbox", nth=1),
+        Element(id=2, role="textbox", nth=2),
+        Element(id=3, role="button", name="Submit"),
+    ]
+    ctx = ctx_for(task, observation(goal, page), ScriptedLLM(), recalled=[_hit(looped)])
+    assert WebNavigator._target(WebAction(action="type", id=1, text="x"), ctx.observation) == box
+    typed = WebAction(action="type", id=1, text="MgkPQ")
+    assert agent.retraced_failures(typed, ctx, box) == 0  # its first step is walked again
+    ctx.history = [
+        Step(i=0, action=typed.model_dump(), thought=f"target: {box}"),
+        Step(i=1, action={"action": "press", "text": "Enter"}),
+    ]
+    assert agent.retraced_failures(typed, ctx, box) == 1  # its repeat is not
+    assert (
+        agent.retraced_failures(WebAction(action="type", id=2, text="MgkPQ"), ctx, 'textbox "" in "2nd"') == 0
+    )
+
+    # the greedy repeat is redrawn in act, and the draw that leaves the loop stands
+    model = ScriptedLLM([typed.model_dump_json(), json.dumps({"action": "type", "id": 2, "text": "MgkPQ"})])
+    ctx.llm = model
+    decision = await agent.act(ctx)
+    assert decision.thought.startswith(SAMPLED) and decision.action.id == 2
+
+    straight = [walked[0], Step(i=1, action={"action": "click", "id": 3}, thought='target: button "Submit"')]
+    [once] = agent.distil(_traj(old_goal, straight, False, family="enter-password"), EpisodeSummary(goal="g"))
+    ctx.history, ctx.recalled = [], [_hit(once)]
+    assert agent.retraced_failures(typed, ctx, box) == 1
+
+
 def test_an_exemplar_that_names_nothing_this_goal_quotes_anew_is_not_replayed():
     """click-menu-2's success on "the item with the icon" clicked "Zoom Out": for 'the item labeled
     "Zoom In"' no step names the new item, so the steps are a hint, not a replay."""
