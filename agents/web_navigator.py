@@ -562,16 +562,18 @@ def _prefix_of(done: list[dict[str, Any]], steps: list[dict[str, Any]]) -> bool:
 
 
 def _divergence(steps: list[dict[str, Any]]) -> int:
-    """Where a later episode departs from a failure's path, as a place among its steps that worked:
-    at the first step that repeats an earlier one (a walk that loops went wrong there, not before:
-    enter-password's 1.5B typed the password into the first box, pressed Enter, then typed it into
-    the first box again — redrawn at step one, the right first step was given up too), else at the
-    first step (nothing says which step was wrong)."""
-    seen: set[tuple[Any, ...]] = set()
+    """Where a later episode departs from a failure's path, as a place among its steps that worked.
+
+    A step done twice in a row changed nothing: departed from at its first time (the inbox's 1.5B
+    opened the search four times over). A walk that came back to an earlier step after others went
+    wrong where it came back, not before (enter-password's typed the password into the first box,
+    pressed Enter, then typed it into the first box again: redrawn at step one, the right first step
+    was given up too). With no repeat, nothing says which step was wrong: the first."""
+    first: dict[tuple[Any, ...], int] = {}
     for place, key in enumerate(_comparable(s) for s in steps if not s.get("error")):
-        if key in seen:
-            return place
-        seen.add(key)
+        if key in first:
+            return first[key] if first[key] == place - 1 else place
+        first[key] = place
     return 0
 
 
