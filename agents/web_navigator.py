@@ -26,7 +26,9 @@ import asyncio
 import json
 import re
 import zlib
-from typing import Any
+from typing import Any, get_args
+
+from pydantic import model_validator
 
 from agentmem.agents.base import ActContext, ActDecision, LLMAgent
 from agentmem.agents.entity_map import (
@@ -38,8 +40,8 @@ from agentmem.agents.entity_map import (
     template_similarity,
 )
 from agentmem.envs.base import UNTRUSTED_CLOSE, Observation, quote_untrusted
-from agentmem.envs.web import Element, WebAction, element_action_error, ordinal
-from agentmem.errors import LLMError
+from agentmem.envs.web import NEEDS_ID, ActionName, Element, WebAction, element_action_error, ordinal
+from agentmem.errors import LLMError, LLMOutputError
 from agentmem.llm.base import Message
 from agentmem.types import EpisodeSummary, MemoryDraft, SearchHit, Step, Task, Trajectory
 
@@ -577,6 +579,52 @@ def _divergence(steps: list[dict[str, Any]]) -> int:
     return 0
 
 
+Choice = tuple[str, int | None]  # an action kind and its element (None for kinds without one)
+
+
+def elsewhere_schema(obs: Observation, banned: set[Choice]) -> type[WebAction] | None:
+    """The action schema without the choices a redraw must leave out (those that retraced a failure
+    at this step: an action kind on an element, or a kind with none): grammar-constrained decoding
+    then gives the model's next choice instead of the same one again, while another action on that
+    element stays open (a date field typed into three times may still be clicked). None when nothing
+    is left to choose."""
+    ids = sorted({int(e["id"]) for e in obs.data.get("elements", []) if "id" in e})
+    variants = []
+    for kind in get_args(ActionName):
+        props: dict[str, Any] = {"action": {"const": kind}}
+        if kind in NEEDS_ID:
+            left = [i for i in ids if (kind, i) not in banned]
+            if not left:
+                continue
+            props["id"] = {"enum": left}
+        elif (kind, None) in banned:
+            continue
+        props |= {"text": {"type": "string"}, "enter": {"type": "boolean"}}
+        variants.append(
+            {"type": "object", "properties": props, "required": list(props)[: 1 + (kind in NEEDS_ID)]}
+        )
+    if not variants:
+        return None
+    schema = {"title": "WebAction", "anyOf": variants}
+
+    class Elsewhere(WebAction):
+        @model_validator(mode="after")
+        def _not_left_out(self) -> Elsewhere:
+            if _choice(self) in banned:
+                raise ValueError(f"{self.short()} is left out here: choose another action or element")
+            return self
+
+        @classmethod
+        def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            return schema
+
+    return Elsewhere
+
+
+def _choice(action: WebAction) -> Choice:
+    return (action.action, action.id if action.action in NEEDS_ID else None)
+
+
 def _clip_quoted(text: str, limit: int) -> str:
     """Clip an observation without losing the untrusted block's closing marker."""
     if len(text) <= limit:
@@ -764,13 +812,14 @@ class WebNavigator(LLMAgent):
         return {"temperature": self.explore_temperature, "seed": zlib.crc32(key.encode()) % 2**31}
 
     def redraw_params(self, sampling: dict[str, Any], draw: int) -> dict[str, Any]:
-        """Sampling for the `draw`-th redraw of a step (0 first): the explore temperature times
-        1 + draw, and a seed of its own. The 1.5B drawing at one temperature mostly redraws the step
-        that failed (stop 23: 0 of 28 sampled episodes solved, as many as greedy decoding; stop 24, one
-        collapsed-section page, 6 seeds: the greedy click at 0.5 six times, at 1.0 four, at 1.5
-        four), so a draw that retraces a failure again asks for a hotter one."""
+        """Sampling for the `draw`-th redraw of a step (0 first): greedy first, then the explore
+        temperature times `draw`, and a seed of its own. Each draw's schema leaves out what retraced
+        a failure (`elsewhere_schema`), so the first is the model's next choice; warmer draws follow
+        only where that one retraces another failure. Sampling alone mostly redrew the step that
+        failed (stop 24, one collapsed-section page, 6 seeds: the greedy click at 0.5 six times, at
+        1.0 four, at 1.5 four; 2-4 of ~50 sampled practice episodes solved)."""
         return {
-            "temperature": self.explore_temperature * (1 + draw),
+            "temperature": self.explore_temperature * draw,
             "seed": (sampling["seed"] + draw) % 2**31,
         }
 
@@ -1055,6 +1104,7 @@ class WebNavigator(LLMAgent):
             )
         messages = self.build_messages(ctx)
         sampling = self.explore_params(ctx)
+        schema: type[WebAction] = WebAction
         try:
             completion = await ctx.llm.chat(messages, schema=WebAction, max_tokens=self.max_tokens)
             usage = completion.usage
@@ -1063,24 +1113,36 @@ class WebNavigator(LLMAgent):
             paths = self.failure_paths(ctx) if sampling else []
             retraced = self.retraced_failures(action, ctx, target, paths) if sampling else 0
             if retraced:
-                # The greedy choice walks a path that failed before: draw another, and again while
-                # the draw retraces a failure too, each draw hotter than the last (`redraw_params`);
-                # the last draw stands if all retrace. `explore_steer` also says that this step led
-                # to failure — measured at stop 19, it found no more successes than sampling alone.
+                # The greedy choice walks a path that failed before: draw again with that choice
+                # left out of the schema (its kind on its element), and again while the draw
+                # retraces a failure too (`redraw_params`); the last draw stands if all retrace.
+                # `explore_steer` also says that this step led to failure — measured at stop 19, it
+                # found no more successes than sampling alone.
                 redraw = messages
                 if self.explore_steer:
                     redraw = _reask(messages, completion.text, _RETRACE_NOTE.format(n=retraced))
                 explored = sampling
+                banned: set[Choice] = set()
                 for draw in range(self.explore_draws):
-                    sampling = self.redraw_params(explored, draw)
-                    completion = await ctx.llm.chat(
-                        redraw, schema=WebAction, max_tokens=self.max_tokens, **sampling
-                    )
+                    banned.add(_choice(action))
+                    narrowed = elsewhere_schema(ctx.observation, banned)
+                    if narrowed is None:
+                        break  # nothing else to choose on this page: the last proposal stands
+                    params = self.redraw_params(explored, draw)
+                    try:
+                        completion = await ctx.llm.chat(
+                            redraw, schema=narrowed, max_tokens=self.max_tokens, **params
+                        )
+                    except LLMOutputError:
+                        break  # a model not held to the schema kept to what was left out: it stands
+                    schema, sampling = narrowed, params
                     usage = usage.add(completion.usage)
-                    action = completion.parsed
+                    action = WebAction.model_validate(completion.parsed.model_dump())
                     target = self._target(action, ctx.observation)
                     if not self.retraced_failures(action, ctx, target, paths):
                         break
+                if schema is WebAction:
+                    sampling = {}  # never redrawn: greedy decoding's own choice
             else:
                 sampling = {}
             note = self._invalid_note(action, ctx.observation) or self._repeat_note(
@@ -1092,11 +1154,9 @@ class WebNavigator(LLMAgent):
                 # read-only date field until the error cap ends the episode): one re-ask with that
                 # fact spelled out costs a call but saves the step.
                 retry = _reask(messages, completion.text, note)
-                completion = await ctx.llm.chat(
-                    retry, schema=WebAction, max_tokens=self.max_tokens, **sampling
-                )
+                completion = await ctx.llm.chat(retry, schema=schema, max_tokens=self.max_tokens, **sampling)
                 usage = usage.add(completion.usage)
-                action = completion.parsed
+                action = WebAction.model_validate(completion.parsed.model_dump())
                 target = self._target(action, ctx.observation)
         except LLMError as exc:
             return ActDecision(error=f"{type(exc).__name__}: {exc}")

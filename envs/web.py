@@ -46,7 +46,7 @@ CHROMIUM_ARGS: tuple[str, ...] = (
 )
 
 ActionName = Literal["click", "type", "press", "select", "scroll", "goto", "back", "answer"]
-_NEEDS_ID = {"click", "type", "select"}
+NEEDS_ID = frozenset({"click", "type", "select"})  # actions on a numbered element
 _NEEDS_TEXT = {"press", "select", "goto"}
 
 # Marks elements that got a click-like listener (d3/jQuery handlers are invisible in the DOM otherwise).
@@ -164,7 +164,7 @@ class WebAction(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> WebAction:
-        if self.action in _NEEDS_ID and self.id is None:
+        if self.action in NEEDS_ID and self.id is None:
             raise ValueError(f"'{self.action}' needs the element number in 'id'")
         if self.action in _NEEDS_TEXT and not (self.text or "").strip():
             raise ValueError(f"'{self.action}' needs 'text'")
@@ -237,7 +237,7 @@ def element_action_error(act: WebAction, elements: Sequence[Element]) -> str | N
     field or into one listed read-only or disabled (a date picker's box: it is clicked), selecting
     in what is no dropdown. What only the page knows (detached, covered) is left to the env.
     """
-    if act.action not in _NEEDS_ID:
+    if act.action not in NEEDS_ID:
         return None
     el = next((e for e in elements if e.id == act.id), None)
     if el is None:
@@ -680,7 +680,7 @@ class WebEnv:
         from playwright.async_api import TimeoutError as PWTimeout
 
         try:
-            if act.action in _NEEDS_ID:
+            if act.action in NEEDS_ID:
                 error = element_action_error(act, list(self._elements.values()))
                 if error:
                     raise InvalidActionError(error)

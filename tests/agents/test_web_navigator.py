@@ -575,6 +575,16 @@ def test_action_label_names_the_element_kind_never_its_id_or_page_text():
     assert action_label(typed, 'textbox "Name"') == 'type textbox "Bob" +enter'
 
 
+def _schema_ids(call: dict, kind: str = "click") -> list[int] | None:
+    """The element numbers a redraw's action schema leaves open to `kind` (None: not narrowed)."""
+    variants = call["json_schema"].get("anyOf")
+    if variants is None:
+        return None
+    return next(
+        (v["properties"]["id"]["enum"] for v in variants if v["properties"]["action"]["const"] == kind), []
+    )
+
+
 def _jerrie_ctx(model: ScriptedLLM, recalled: list[SearchHit]) -> ActContext:
     """A new enter-text instance ("Jerrie") on a page with the Submit button and the textbox."""
     goal = 'Enter "Jerrie" into the text field and press Submit.'
@@ -632,13 +642,12 @@ async def test_an_exemplar_whose_replay_failed_is_a_hint_not_a_replay_and_ranks_
     assert agent._best_exemplar([lucky, sound, failure], "enter-text") is sound
 
     model = ScriptedLLM(default=json.dumps({"action": "click", "id": 4}))
-    await agent.act(_jerrie_ctx(model, [lucky, failure]))
+    decision = await agent.act(_jerrie_ctx(model, [lucky, failure]))
     assert model.calls and "temperature" not in model.calls[0]["params"]  # not replayed: the model decided
-    # (clicking Submit first retraces the recorded failure, so sampled draws follow, each hotter, while
-    # they retrace it too; this model always does, so the last draw stands)
-    t = agent.explore_temperature
-    assert [c["params"].get("temperature") for c in model.calls[1:]] == [t, 2 * t, 3 * t, 4 * t]
-    assert len({c["params"]["seed"] for c in model.calls[1:]}) == 4
+    # (clicking Submit first retraces the recorded failure, so the step is drawn again with Submit
+    # left out of the schema; this model is held to no schema and says Submit again: it stands)
+    assert _schema_ids(model.calls[1]) == [7]
+    assert decision.action.id == 4 and not decision.thought.startswith(SAMPLED)
     silent = ScriptedLLM()  # raises if called
     first = await agent.act(_jerrie_ctx(silent, [sound, failure]))
     assert first.thought.startswith("[replayed]") and not silent.calls
@@ -742,24 +751,34 @@ async def test_a_task_kind_that_failed_and_was_never_solved_is_explored_by_sampl
     assert agent.explore_params(_nodelay_ctx(ScriptedLLM(), [failure], goal)) == params  # ...repeatable
 
     # The failure expanded the section first. Greedy decoding proposes the same: the step is drawn
-    # again by sampling, and marked.
+    # again, greedy, with that element left out of the schema, and marked.
     failed_path = ScriptedLLM(
         [json.dumps({"action": "click", "id": 5}), json.dumps({"action": "click", "id": 6})]
     )
     decision = await agent.act(_nodelay_ctx(failed_path, [failure], goal))
-    assert [c["params"].get("temperature") for c in failed_path.calls] == [None, agent.explore_temperature]
+    assert [c["params"].get("temperature") for c in failed_path.calls] == [None, 0.0]
+    assert _schema_ids(failed_path.calls[0]) is None and _schema_ids(failed_path.calls[1]) == [6]
+    assert _schema_ids(failed_path.calls[1], "type") == [5, 6]  # other actions on it stay open
     assert decision.thought.startswith(SAMPLED) and decision.action.id == 6
-    # a draw that retraces the failure again is drawn once more, hotter; the first new path stands
-    twice = ScriptedLLM(
-        [json.dumps({"action": "click", "id": 5})] * 2 + [json.dumps({"action": "click", "id": 6})]
+    # a draw that retraces another failure (one that clicked Submit first) is drawn once more,
+    # warmer, with both left out; the first new path stands
+    submitted = _traj(
+        goal, [Step(i=0, action={"action": "click", "id": 3}, thought='target: button "Submit"')], False
     )
-    redrawn = await agent.act(_nodelay_ctx(twice, [failure], goal))
+    submitted.task.meta["family"] = "click-collapsible-nodelay"
+    other = _hit(agent.distil(submitted, EpisodeSummary(goal="g"))[0])
+    scroll = json.dumps({"action": "scroll", "text": "down"})
+    twice = ScriptedLLM(
+        [json.dumps({"action": "click", "id": 5}), json.dumps({"action": "click", "id": 6}), scroll]
+    )
+    redrawn = await agent.act(_nodelay_ctx(twice, [failure, other], goal))
     t = agent.explore_temperature
-    assert [c["params"].get("temperature") for c in twice.calls] == [None, t, 2 * t]
-    assert redrawn.action.id == 6 and redrawn.thought.startswith(SAMPLED)
+    assert [c["params"].get("temperature") for c in twice.calls] == [None, 0.0, t]
+    assert _schema_ids(twice.calls[2]) == []  # no element left to click
+    assert redrawn.action.action == "scroll" and redrawn.thought.startswith(SAMPLED)
     once = await WebNavigator(explore_draws=1).act(_nodelay_ctx(ScriptedLLM(
-        [json.dumps({"action": "click", "id": 5})] * 2), [failure], goal))  # fmt: skip
-    assert once.action.id == 5  # one draw allowed: it stands though it retraces
+        [json.dumps({"action": "click", "id": 5}), json.dumps({"action": "click", "id": 6})]), [failure, other], goal))  # fmt: skip
+    assert once.action.id == 6  # one draw allowed: it stands though it retraces
     # by default the redraw sees the same prompt; steered, it is told that the greedy step led to failure
     assert failed_path.calls[1]["messages"] == failed_path.calls[0]["messages"]
     steered = ScriptedLLM(
