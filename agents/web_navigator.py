@@ -563,18 +563,22 @@ def _prefix_of(done: list[dict[str, Any]], steps: list[dict[str, Any]]) -> bool:
     return [_comparable(s) for s in steps if not s.get("error")][: len(kept)] == kept
 
 
-def _divergence(steps: list[dict[str, Any]]) -> int:
+def _divergence(steps: list[dict[str, Any]], goal: str) -> int:
     """Where a later episode departs from a failure's path, as a place among its steps that worked.
 
-    A step done twice in a row changed nothing: departed from at its first time (the inbox's 1.5B
-    opened the search four times over). A walk that came back to an earlier step after others went
-    wrong where it came back, not before (enter-password's typed the password into the first box,
-    pressed Enter, then typed it into the first box again: redrawn at step one, the right first step
-    was given up too). With no repeat, nothing says which step was wrong: the first."""
+    A walk that loops went wrong inside the loop: at the loop's first step (the inbox's 1.5B opened
+    the search, closed it, opened it again: a dead end in a four-step budget), unless that step typed
+    what the goal says, which was right; then where the walk came back (enter-password's typed the
+    password into the first box, pressed Enter, then typed it into the first box again: redrawn at
+    step one, the right first step was given up too). With no loop, nothing says which step was
+    wrong: the first. `goal` is the one the steps were adapted to."""
+    kept = [s for s in steps if not s.get("error")]
     first: dict[tuple[Any, ...], int] = {}
-    for place, key in enumerate(_comparable(s) for s in steps if not s.get("error")):
+    for place, step in enumerate(kept):
+        key = _comparable(step)
         if key in first:
-            return first[key] if first[key] == place - 1 else place
+            start = kept[first[key]]
+            return place if start.get("action") == "type" and _from_goal(start, goal) else first[key]
         first[key] = place
     return 0
 
@@ -868,8 +872,9 @@ class WebNavigator(LLMAgent):
         proposed = {k: v for k, v in action.model_dump().items() if k in ("action", "text", "enter")}
         path = [*done, {**proposed, "target": target}]
         depth = sum(1 for s in path if not s.get("error")) - 1  # the proposal's place, failed steps left out
+        goal = goal_of(ctx.task, ctx.observation)
         return sum(
-            _prefix_of(path, steps) and depth >= _divergence(steps)
+            _prefix_of(path, steps) and depth >= _divergence(steps, goal)
             for steps in (self.failure_paths(ctx) if paths is None else paths)
         )
 

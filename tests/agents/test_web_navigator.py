@@ -1523,8 +1523,9 @@ def test_a_retraced_failure_is_found_through_a_clicks_text_and_past_failed_steps
 async def test_a_failure_that_looped_is_departed_from_where_it_repeated_a_step():
     """enter-password's 1.5B typed the password into the first box, pressed Enter, then typed it
     into the first box again: the loop is where it went wrong. A later episode walks the first two
-    steps again and is redrawn only at the repeat; a failure that never repeated a step, or repeated
-    one at once, is departed from at its first step (or that step's first time)."""
+    steps again and is redrawn only at the repeat, since its loop began by typing what the goal says;
+    a failure that never repeated a step, or whose loop began with a click, is departed from at its
+    first step (the loop's)."""
     agent = WebNavigator()
     box = 'textbox "" in "1st"'
     old_goal = 'Enter the password "zfy7" into both text fields and press submit.'
@@ -1571,11 +1572,13 @@ async def test_a_failure_that_looped_is_departed_from_where_it_repeated_a_step()
     [once] = agent.distil(_traj(old_goal, straight, False, family="enter-password"), EpisodeSummary(goal="g"))
     ctx.history, ctx.recalled = [], [_hit(once)]
     assert agent.retraced_failures(typed, ctx, box) == 1
-    # a step done twice in a row changed nothing: departed from at its first time
-    stuck = [walked[0], walked[0].model_copy(update={"i": 1})]
-    [twice] = agent.distil(_traj(old_goal, stuck, False, family="enter-password"), EpisodeSummary(goal="g"))
-    ctx.recalled = [_hit(twice)]
-    assert agent.retraced_failures(typed, ctx, box) == 1
+    # a loop that began with a click (open the search, close it, open it again) went wrong there
+    opened = Step(i=0, action={"action": "click", "id": 3}, thought='target: button "Submit"')
+    closed = Step(i=1, action={"action": "click", "id": 2}, thought=f"target: {box.replace('1st', '2nd')}")
+    toggled = [opened, closed, opened.model_copy(update={"i": 2})]
+    [loop] = agent.distil(_traj(old_goal, toggled, False, family="enter-password"), EpisodeSummary(goal="g"))
+    ctx.recalled = [_hit(loop)]
+    assert agent.retraced_failures(WebAction(action="click", id=3), ctx, 'button "Submit"') == 1
 
 
 def test_an_exemplar_that_names_nothing_this_goal_quotes_anew_is_not_replayed():
