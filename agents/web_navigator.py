@@ -40,7 +40,15 @@ from agentmem.agents.entity_map import (
     template_similarity,
 )
 from agentmem.envs.base import UNTRUSTED_CLOSE, Observation, quote_untrusted
-from agentmem.envs.web import NEEDS_ID, ActionName, Element, WebAction, element_action_error, ordinal
+from agentmem.envs.web import (
+    NEEDS_ID,
+    NEEDS_TEXT,
+    ActionName,
+    Element,
+    WebAction,
+    element_action_error,
+    ordinal,
+)
 from agentmem.errors import LLMError, LLMOutputError
 from agentmem.llm.base import Message
 from agentmem.types import EpisodeSummary, MemoryDraft, SearchHit, Step, Task, Trajectory
@@ -604,9 +612,9 @@ def elsewhere_schema(obs: Observation, banned: set[Choice]) -> type[WebAction] |
         elif (kind, None) in banned:
             continue
         props |= {"text": {"type": "string"}, "enter": {"type": "boolean"}}
-        variants.append(
-            {"type": "object", "properties": props, "required": list(props)[: 1 + (kind in NEEDS_ID)]}
-        )
+        required = [k for k in props if k == "action" or (k == "id" and kind in NEEDS_ID)]
+        required += ["text"] if kind in NEEDS_TEXT or kind == "type" else []
+        variants.append({"type": "object", "properties": props, "required": required})
     if not variants:
         return None
     schema = {"title": "WebAction", "anyOf": variants}

@@ -47,7 +47,7 @@ CHROMIUM_ARGS: tuple[str, ...] = (
 
 ActionName = Literal["click", "type", "press", "select", "scroll", "goto", "back", "answer"]
 NEEDS_ID = frozenset({"click", "type", "select"})  # actions on a numbered element
-_NEEDS_TEXT = {"press", "select", "goto"}
+NEEDS_TEXT = frozenset({"press", "select", "goto"})  # actions whose text is the point
 
 # Marks elements that got a click-like listener (d3/jQuery handlers are invisible in the DOM otherwise).
 _INIT_SCRIPT = """
@@ -166,7 +166,7 @@ class WebAction(BaseModel):
     def _check(self) -> WebAction:
         if self.action in NEEDS_ID and self.id is None:
             raise ValueError(f"'{self.action}' needs the element number in 'id'")
-        if self.action in _NEEDS_TEXT and not (self.text or "").strip():
+        if self.action in NEEDS_TEXT and not (self.text or "").strip():
             raise ValueError(f"'{self.action}' needs 'text'")
         if self.action == "type" and self.text is None:
             raise ValueError("'type' needs 'text'")
