@@ -26,9 +26,7 @@ import asyncio
 import json
 import re
 import zlib
-from typing import Any, get_args
-
-from pydantic import model_validator
+from typing import Any
 
 from agentmem.agents.base import ActContext, ActDecision, LLMAgent
 from agentmem.agents.entity_map import (
@@ -39,16 +37,17 @@ from agentmem.agents.entity_map import (
     list_swaps,
     template_similarity,
 )
-from agentmem.envs.base import UNTRUSTED_CLOSE, Observation, quote_untrusted
-from agentmem.envs.web import (
-    NEEDS_ID,
-    NEEDS_TEXT,
-    ActionName,
-    Element,
-    WebAction,
-    element_action_error,
-    ordinal,
+from agentmem.agents.web_explore import (
+    TEXTLESS,
+    Choice,
+    choice_of,
+    divergence,
+    elsewhere_schema,
+    typed_from_goal,
+    walks_prefix,
 )
+from agentmem.envs.base import UNTRUSTED_CLOSE, Observation, quote_untrusted
+from agentmem.envs.web import Element, WebAction, element_action_error, ordinal
 from agentmem.errors import LLMError, LLMOutputError
 from agentmem.llm.base import Message
 from agentmem.types import EpisodeSummary, MemoryDraft, SearchHit, Step, Task, Trajectory
@@ -335,7 +334,7 @@ def step_record(step: Step) -> dict[str, Any]:
     rec = {
         k: v for k, v in step.action.items() if k in ("action", "text", "enter") and v not in (None, False)
     }
-    if rec["action"] in _TEXTLESS:
+    if rec["action"] in TEXTLESS:
         rec.pop("text", None)
     target = step_target(step)
     if target:
@@ -522,12 +521,6 @@ def _skippable(step: dict[str, Any], goal: str, obs: Observation) -> bool:
 
 
 _READ_OFF_PAGE = "<what that page showed>"
-_TEXTLESS = ("click", "back")  # actions whose `text` the page ignores (the 1.5B writes one on clicks)
-
-
-def _from_goal(step: dict[str, Any], goal: str) -> bool:
-    """Whether a step's typed text is in the goal (in any case), not read off a page or worked out."""
-    return str(step.get("text", "")).casefold() in goal.casefold()
 
 
 def _tabs(obs: Observation) -> list[dict[str, Any]]:
@@ -552,89 +545,6 @@ def _case_change(mapping: dict[str, str]) -> Any:
         if old.casefold() in _CASES and new.casefold() in _CASES:
             return _CASES[new.casefold()]
     return lambda text: text
-
-
-def _comparable(step: dict[str, Any]) -> tuple[Any, ...]:
-    """A step as compared with a remembered one: kind, element, text, enter (falsy values alike; the
-    text a click carries is none: the page ignores it)."""
-    text = None if step.get("action") in _TEXTLESS else step.get("text") or None
-    return (step.get("action"), step.get("target") or None, text, bool(step.get("enter")))
-
-
-def _prefix_of(done: list[dict[str, Any]], steps: list[dict[str, Any]]) -> bool:
-    """Whether `steps` begin with `done`: compared step by step, or else with the steps that failed
-    left out on both sides (an error changes nothing on the page, so a failure that began with
-    one, or a path that did, is the same walk)."""
-    if [_comparable(s) for s in steps][: len(done)] == [_comparable(s) for s in done]:
-        return True
-    kept = [_comparable(s) for s in done if not s.get("error")]
-    return [_comparable(s) for s in steps if not s.get("error")][: len(kept)] == kept
-
-
-def _divergence(steps: list[dict[str, Any]], goal: str) -> int:
-    """Where a later episode departs from a failure's path, as a place among its steps that worked.
-
-    A walk that loops went wrong inside the loop: at the loop's first step (the inbox's 1.5B opened
-    the search, closed it, opened it again: a dead end in a four-step budget), unless that step typed
-    what the goal says, which was right; then where the walk came back (enter-password's typed the
-    password into the first box, pressed Enter, then typed it into the first box again: redrawn at
-    step one, the right first step was given up too). With no loop, nothing says which step was
-    wrong: the first. `goal` is the one the steps were adapted to."""
-    kept = [s for s in steps if not s.get("error")]
-    first: dict[tuple[Any, ...], int] = {}
-    for place, step in enumerate(kept):
-        key = _comparable(step)
-        if key in first:
-            start = kept[first[key]]
-            return place if start.get("action") == "type" and _from_goal(start, goal) else first[key]
-        first[key] = place
-    return 0
-
-
-Choice = tuple[str, int | None]  # an action kind and its element (None for kinds without one)
-
-
-def elsewhere_schema(obs: Observation, banned: set[Choice]) -> type[WebAction] | None:
-    """The action schema without the choices a redraw must leave out (those that retraced a failure
-    at this step: an action kind on an element, or a kind with none): grammar-constrained decoding
-    then gives the model's next choice instead of the same one again, while another action on that
-    element stays open (a date field typed into three times may still be clicked). None when nothing
-    is left to choose."""
-    ids = sorted({int(e["id"]) for e in obs.data.get("elements", []) if "id" in e})
-    variants = []
-    for kind in get_args(ActionName):
-        props: dict[str, Any] = {"action": {"const": kind}}
-        if kind in NEEDS_ID:
-            left = [i for i in ids if (kind, i) not in banned]
-            if not left:
-                continue
-            props["id"] = {"enum": left}
-        elif (kind, None) in banned:
-            continue
-        props |= {"text": {"type": "string"}, "enter": {"type": "boolean"}}
-        required = [k for k in props if k == "action" or (k == "id" and kind in NEEDS_ID)]
-        required += ["text"] if kind in NEEDS_TEXT or kind == "type" else []
-        variants.append({"type": "object", "properties": props, "required": required})
-    if not variants:
-        return None
-    schema = {"title": "WebAction", "anyOf": variants}
-
-    class Elsewhere(WebAction):
-        @model_validator(mode="after")
-        def _not_left_out(self) -> Elsewhere:
-            if _choice(self) in banned:
-                raise ValueError(f"{self.short()} is left out here: choose another action or element")
-            return self
-
-        @classmethod
-        def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
-            return schema
-
-    return Elsewhere
-
-
-def _choice(action: WebAction) -> Choice:
-    return (action.action, action.id if action.action in NEEDS_ID else None)
 
 
 def _clip_quoted(text: str, limit: int) -> str:
@@ -869,8 +779,8 @@ class WebNavigator(LLMAgent):
     ) -> int:
         """How many recalled failures of the family begin with this episode's steps so far plus
         `action` (on `target`), adapted to this goal (same actions on the same elements, same text),
-        step by step or with the steps that failed left out on both sides (`_prefix_of`), and reach
-        at least the step where that failure is departed from (`_divergence`): its steps before
+        step by step or with the steps that failed left out on both sides (`walks_prefix`), and reach
+        at least the step where that failure is departed from (`divergence`): its steps before
         that one are walked again."""
         done = [
             {**step_record(s), **({"error": True} if s.error else {})}
@@ -882,7 +792,7 @@ class WebNavigator(LLMAgent):
         depth = sum(1 for s in path if not s.get("error")) - 1  # the proposal's place, failed steps left out
         goal = goal_of(ctx.task, ctx.observation)
         return sum(
-            _prefix_of(path, steps) and depth >= _divergence(steps, goal)
+            walks_prefix(path, steps) and depth >= divergence(steps, goal)
             for steps in (self.failure_paths(ctx) if paths is None else paths)
         )
 
@@ -906,7 +816,7 @@ class WebNavigator(LLMAgent):
         # Text the goal does not hold was read off the exemplar's page (read-table's value): shown as
         # such, never as a value to type here (the 1.5B copied the old person's gender).
         steps = [
-            {**s, "text": _READ_OFF_PAGE} if s["action"] == "type" and not _from_goal(s, goal) else s
+            {**s, "text": _READ_OFF_PAGE} if s["action"] == "type" and not typed_from_goal(s, goal) else s
             for s in steps
         ]
         lines = ["A past success on this kind of task, adapted to your goal:"]
@@ -965,7 +875,7 @@ class WebNavigator(LLMAgent):
             # (seen: click-widget's "text" exemplar clicked a text box for a "button" widget). Typing
             # is different: the text carries the new goal's entity, the box is just the box.
             return self._stop_replay(ctx, "unnamed element on another goal")
-        if step["action"] == "type" and not _from_goal(step, goal):
+        if step["action"] == "type" and not typed_from_goal(step, goal):
             # Text the goal does not hold was read off the page or worked out (read-table's value,
             # an arithmetic answer): right for the exemplar's page only, even where goals read alike.
             if pos + 1 < len(steps) or step.get("enter"):
@@ -1137,7 +1047,7 @@ class WebNavigator(LLMAgent):
                 explored = sampling
                 banned: set[Choice] = set()
                 for draw in range(self.explore_draws):
-                    banned.add(_choice(action))
+                    banned.add(choice_of(action))
                     narrowed = elsewhere_schema(ctx.observation, banned)
                     if narrowed is None:
                         break  # nothing else to choose on this page: the last proposal stands

@@ -1,0 +1,59 @@
+"""The pure parts of web exploration: departure points, path comparison, the narrowed schema."""
+
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from agentmem.agents.web_explore import divergence, elsewhere_schema, walks_prefix
+from agentmem.envs.base import Observation
+from agentmem.envs.web import WebAction
+
+GOAL = 'Enter the password "zfy7" into both text fields and press submit.'
+TYPED = {"action": "type", "target": 'textbox "" in "1st"', "text": "zfy7"}
+ENTER = {"action": "press", "text": "Enter"}
+OPEN = {"action": "click", "target": 'clickable "#open-search"'}
+CLOSE = {"action": "click", "target": 'clickable "#search-cancel"'}
+
+
+def test_a_failure_is_departed_from_at_its_first_step_or_inside_its_loop():
+    assert divergence([OPEN, CLOSE], GOAL) == 0  # no loop: nothing says which step was wrong
+    assert divergence([OPEN, CLOSE, OPEN, CLOSE], GOAL) == 0  # the loop began with a dead end
+    assert divergence([TYPED, ENTER, TYPED, ENTER], GOAL) == 2  # it began by typing the goal's text
+    assert divergence([CLOSE, TYPED, TYPED], GOAL) == 2  # ...even done twice in a row
+    page_text = {**TYPED, "text": "Lorem ipsum"}
+    assert divergence([page_text, ENTER, page_text], GOAL) == 0  # typed what the goal does not say
+    # failed steps changed nothing: left out of the count
+    assert divergence([{**OPEN, "error": True}, TYPED, ENTER, TYPED], GOAL) == 2
+
+
+def test_a_walk_is_compared_step_by_step_or_past_its_failed_steps():
+    assert walks_prefix([TYPED], [TYPED, ENTER])
+    assert walks_prefix([{**OPEN, "text": "Search"}], [OPEN])  # a click's text is ignored
+    assert walks_prefix([{**CLOSE, "error": True}, TYPED], [TYPED, ENTER])
+    assert not walks_prefix([ENTER], [TYPED, ENTER])
+
+
+def test_the_narrowed_schema_leaves_out_a_choice_and_keeps_the_rest_open():
+    obs = Observation(text="", data={"elements": [{"id": 1}, {"id": 2}]})
+    narrowed = elsewhere_schema(obs, {("click", 1), ("scroll", None)})
+    assert narrowed is not None and issubclass(narrowed, WebAction)
+    variants = {v["properties"]["action"]["const"]: v for v in narrowed.model_json_schema()["anyOf"]}
+    assert variants["click"]["properties"]["id"]["enum"] == [2]
+    assert variants["type"]["properties"]["id"]["enum"] == [1, 2]  # another action on it stays open
+    assert "scroll" not in variants and variants["type"]["required"] == ["action", "id", "text"]
+    assert narrowed.model_validate({"action": "type", "id": 1, "text": "x"}).id == 1
+    with pytest.raises(ValidationError, match="left out"):
+        narrowed.model_validate({"action": "click", "id": 1})
+    everything = {(k, i) for k in ("click", "type", "select") for i in (1, 2)}
+    everything |= {(k, None) for k in ("press", "scroll", "goto", "back", "answer")}
+    assert elsewhere_schema(obs, everything) is None
+
+
+def test_the_narrowed_schema_compiles_to_a_llama_cpp_grammar():
+    gbnf = pytest.importorskip("llama_cpp.llama_grammar")
+    obs = Observation(text="", data={"elements": [{"id": 1}, {"id": 10}]})
+    narrowed = elsewhere_schema(obs, {("click", 1)})
+    grammar = gbnf.json_schema_to_gbnf(json.dumps(narrowed.model_json_schema()))
+    click_ids = next(line for line in grammar.splitlines() if line.startswith("alternative-0-id "))
+    assert click_ids.endswith('::= "10"')  # element 1 left out of clicks
