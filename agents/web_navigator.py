@@ -1026,8 +1026,9 @@ class WebNavigator(LLMAgent):
                 memory_id=item_id,
             )
         messages = self.build_messages(ctx)
-        sampling = self.explore_params(ctx)
+        sampling = explore = self.explore_params(ctx)
         schema: type[WebAction] = WebAction
+        banned: set[Choice] = set()
         try:
             completion = await ctx.llm.chat(messages, schema=WebAction, max_tokens=self.max_tokens)
             usage = completion.usage
@@ -1045,7 +1046,6 @@ class WebNavigator(LLMAgent):
                 if self.explore_steer:
                     redraw = _reask(messages, completion.text, _RETRACE_NOTE.format(n=retraced))
                 explored = sampling
-                banned: set[Choice] = set()
                 for draw in range(self.explore_draws):
                     banned.add(choice_of(action))
                     narrowed = elsewhere_schema(ctx.observation, banned)
@@ -1075,12 +1075,27 @@ class WebNavigator(LLMAgent):
                 # Small models propose what cannot work (typing into a button), loop on an action
                 # that already worked (typing the same text again) or that just failed (typing into a
                 # read-only date field until the error cap ends the episode): one re-ask with that
-                # fact spelled out costs a call but saves the step.
+                # fact spelled out costs a call but saves the step. While exploring (memory says
+                # this family failed), the re-ask may not take that choice again: asked once more,
+                # the 1.5B clicked the element a redraw had found three times over.
                 retry = _reask(messages, completion.text, note)
-                completion = await ctx.llm.chat(retry, schema=schema, max_tokens=self.max_tokens, **sampling)
-                usage = usage.add(completion.usage)
-                action = WebAction.model_validate(completion.parsed.model_dump())
-                target = self._target(action, ctx.observation)
+                narrowed = (
+                    elsewhere_schema(ctx.observation, banned | {choice_of(action)}) if explore else None
+                )
+                proposed = action, target, sampling
+                if narrowed is not None:
+                    schema, sampling = narrowed, sampling or {"temperature": 0.0, "seed": explore["seed"]}
+                try:
+                    completion = await ctx.llm.chat(
+                        retry, schema=schema, max_tokens=self.max_tokens, **sampling
+                    )
+                    usage = usage.add(completion.usage)
+                    action = WebAction.model_validate(completion.parsed.model_dump())
+                    target = self._target(action, ctx.observation)
+                except LLMOutputError:
+                    if narrowed is None:
+                        raise
+                    action, target, sampling = proposed  # a model held to no schema kept to it: it stands
         except LLMError as exc:
             return ActDecision(error=f"{type(exc).__name__}: {exc}")
         if submits_search(action, ctx.observation):

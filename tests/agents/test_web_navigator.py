@@ -1520,6 +1520,27 @@ def test_a_retraced_failure_is_found_through_a_clicks_text_and_past_failed_steps
     assert agent.retraced_failures(typed, ctx, 'button "Submit"') == 0
 
 
+async def test_while_exploring_a_reask_may_not_take_the_repeated_choice_again():
+    """Asked again after repeating the step that just worked, the 1.5B clicked the same element a
+    redraw had found, three times over: while memory says the family failed, the re-ask's schema
+    leaves that choice out. Without such memory the re-ask is as before (the memory-off path)."""
+    agent = WebNavigator()
+    goal = "Expand the section below and click submit."
+    failure = _collapsible(agent, "click-collapsible-nodelay", False)
+    expanded = Step(i=0, action={"action": "click", "id": 5}, thought='target: link "Section #1"')
+    again = json.dumps({"action": "click", "id": 5})
+    model = ScriptedLLM([again, json.dumps({"action": "click", "id": 6})])
+    ctx = _nodelay_ctx(model, [failure], goal)
+    ctx.history = [expanded]
+    decision = await agent.act(ctx)
+    assert _schema_ids(model.calls[1]) == [6] and decision.action.id == 6
+    assert decision.thought.startswith(SAMPLED)
+    plain = ScriptedLLM([again, json.dumps({"action": "click", "id": 6})])
+    ctx = _nodelay_ctx(plain, [], goal)
+    ctx.history = [expanded]
+    assert (await agent.act(ctx)).action.id == 6 and _schema_ids(plain.calls[1]) is None
+
+
 async def test_a_failure_that_looped_is_departed_from_where_it_repeated_a_step():
     """enter-password's 1.5B typed the password into the first box, pressed Enter, then typed it
     into the first box again: the loop is where it went wrong. A later episode walks the first two
