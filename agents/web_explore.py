@@ -59,6 +59,28 @@ def divergence(steps: list[dict[str, Any]], goal: str) -> int:
     return 0
 
 
+def _kept(steps: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return [comparable_step(s) for s in steps if not s.get("error")]
+
+
+def departures(paths: list[list[dict[str, Any]]], goal: str) -> list[tuple[list[dict[str, Any]], int]]:
+    """Each failure (oldest first) with the place a later episode departs from it: its own
+    (`divergence`), or past the steps it shared with an older failure it departed from at or after
+    that one's place (enter-password: redrawn at step three, the walk failed again; its first two
+    steps stay trusted, so the next episode does not give them up, it departs at step three again)."""
+    out: list[tuple[list[dict[str, Any]], int]] = []
+    for steps in paths:
+        mine = _kept(steps)
+        depart = divergence(steps, goal)
+        for older, older_depart in out:
+            theirs = _kept(older)
+            shared = next((i for i, (a, b) in enumerate(zip(mine, theirs, strict=False)) if a != b), None)
+            if shared is not None and shared >= older_depart:
+                depart = max(depart, shared)
+        out.append((steps, depart))
+    return out
+
+
 Choice = tuple[str, int | None]  # an action kind and its element (None for kinds without one)
 
 
@@ -110,6 +132,7 @@ __all__ = [
     "Choice",
     "choice_of",
     "comparable_step",
+    "departures",
     "divergence",
     "elsewhere_schema",
     "typed_from_goal",

@@ -41,7 +41,7 @@ from agentmem.agents.web_explore import (
     TEXTLESS,
     Choice,
     choice_of,
-    divergence,
+    departures,
     elsewhere_schema,
     typed_from_goal,
     walks_prefix,
@@ -756,31 +756,33 @@ class WebNavigator(LLMAgent):
             if h.item.payload.get("kind") == "failure" and h.item.payload.get("family") == family
         ]
 
-    def failure_paths(self, ctx: ActContext) -> list[list[dict[str, Any]]]:
-        """The recalled failures of the family as walked, adapted to this goal (`retraced_failures`
-        compares with them; computed once a step, however many draws it takes)."""
+    def failure_paths(self, ctx: ActContext) -> list[tuple[list[dict[str, Any]], int]]:
+        """The recalled failures of the family as walked, adapted to this goal, oldest first, each
+        with the place a later episode departs from it (`departures`; `retraced_failures` compares
+        with them; computed once a step, however many draws it takes)."""
         goal = goal_of(ctx.task, ctx.observation)
-        return [
+        paths = [
             adapt_steps(
                 hit.item.payload.get("steps") or [],
                 str(hit.item.payload.get("goal", "")),
                 goal,
                 as_plan=False,
             )[0]
-            for hit in self._own_failures(ctx)
+            for hit in sorted(self._own_failures(ctx), key=lambda h: h.item.created_at)
         ]
+        return departures(paths, goal)
 
     def retraced_failures(
         self,
         action: WebAction,
         ctx: ActContext,
         target: str | None,
-        paths: list[list[dict[str, Any]]] | None = None,
+        paths: list[tuple[list[dict[str, Any]], int]] | None = None,
     ) -> int:
         """How many recalled failures of the family begin with this episode's steps so far plus
         `action` (on `target`), adapted to this goal (same actions on the same elements, same text),
         step by step or with the steps that failed left out on both sides (`walks_prefix`), and reach
-        at least the step where that failure is departed from (`divergence`): its steps before
+        at least the step where that failure is departed from (`departures`): its steps before
         that one are walked again."""
         done = [
             {**step_record(s), **({"error": True} if s.error else {})}
@@ -790,10 +792,9 @@ class WebNavigator(LLMAgent):
         proposed = {k: v for k, v in action.model_dump().items() if k in ("action", "text", "enter")}
         path = [*done, {**proposed, "target": target}]
         depth = sum(1 for s in path if not s.get("error")) - 1  # the proposal's place, failed steps left out
-        goal = goal_of(ctx.task, ctx.observation)
         return sum(
-            walks_prefix(path, steps) and depth >= divergence(steps, goal)
-            for steps in (self.failure_paths(ctx) if paths is None else paths)
+            walks_prefix(path, steps) and depth >= depart
+            for steps, depart in (self.failure_paths(ctx) if paths is None else paths)
         )
 
     def _replayable(self, hit: SearchHit, failures: int) -> bool:

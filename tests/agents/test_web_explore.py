@@ -5,7 +5,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from agentmem.agents.web_explore import divergence, elsewhere_schema, walks_prefix
+from agentmem.agents.web_explore import departures, divergence, elsewhere_schema, walks_prefix
 from agentmem.envs.base import Observation
 from agentmem.envs.web import WebAction
 
@@ -25,6 +25,20 @@ def test_a_failure_is_departed_from_at_its_first_step_or_inside_its_loop():
     assert divergence([page_text, ENTER, page_text], GOAL) == 0  # typed what the goal does not say
     # failed steps changed nothing: left out of the count
     assert divergence([{**OPEN, "error": True}, TYPED, ENTER, TYPED], GOAL) == 2
+
+
+def test_a_failure_that_departed_from_an_older_one_keeps_the_steps_they_shared():
+    looped = [TYPED, ENTER, TYPED, ENTER]  # departed from at step three
+    second_box = {**TYPED, "target": 'textbox "" in "2nd"'}
+    submit = {"action": "click", "target": 'button "Submit"'}
+    redrawn = [TYPED, ENTER, second_box, submit]  # left it there, and failed too: no loop of its own
+    assert divergence(redrawn, GOAL) == 0
+    assert [d for _, d in departures([looped, redrawn], GOAL)] == [2, 2]
+    # one that left the older failure before that one's place inherits nothing
+    early = [TYPED, second_box, ENTER]
+    assert [d for _, d in departures([looped, early], GOAL)] == [2, 0]
+    # nor does the older from the newer
+    assert [d for _, d in departures([redrawn, looped], GOAL)] == [0, 2]
 
 
 def test_a_walk_is_compared_step_by_step_or_past_its_failed_steps():
