@@ -26,6 +26,7 @@ import asyncio
 import json
 import re
 import zlib
+from dataclasses import dataclass, field
 from typing import Any
 
 from agentmem.agents.base import ActContext, ActDecision, LLMAgent
@@ -50,7 +51,7 @@ from agentmem.envs.base import UNTRUSTED_CLOSE, Observation, quote_untrusted
 from agentmem.envs.web import Element, WebAction, element_action_error, ordinal
 from agentmem.errors import LLMError, LLMOutputError
 from agentmem.llm.base import Message
-from agentmem.types import EpisodeSummary, MemoryDraft, SearchHit, Step, Task, Trajectory
+from agentmem.types import EpisodeSummary, MemoryDraft, SearchHit, Step, Task, Trajectory, Usage
 
 _ACTIONS_WEB = (
     '{"action":"click","id":N}\n'
@@ -560,6 +561,19 @@ def _clip_quoted(text: str, limit: int) -> str:
 REPLAY_PACE_S = 1.0  # pause before a replayed step that follows another step (see `act`)
 
 
+@dataclass(frozen=True)
+class _Proposal:
+    """A step's action as the model proposed it, with what the next re-ask needs: the reply's
+    text, the usage so far, and the schema and sampling it was drawn with (sampled: exploring)."""
+
+    action: WebAction
+    target: str | None
+    text: str
+    usage: Usage
+    schema: type[WebAction] = WebAction
+    sampling: dict[str, Any] = field(default_factory=dict)
+
+
 class WebNavigator(LLMAgent):
     """Prompts, action schema and memory use for web tasks (MiniWoB++, WebVoyager, any site)."""
 
@@ -1027,78 +1041,18 @@ class WebNavigator(LLMAgent):
                 memory_id=item_id,
             )
         messages = self.build_messages(ctx)
-        sampling = explore = self.explore_params(ctx)
-        schema: type[WebAction] = WebAction
-        banned: set[Choice] = set()
+        explore = self.explore_params(ctx)
+        banned: set[Choice] = set()  # choices left out of this step's later draws
         try:
             completion = await ctx.llm.chat(messages, schema=WebAction, max_tokens=self.max_tokens)
-            usage = completion.usage
             action: WebAction = completion.parsed
-            target = self._target(action, ctx.observation)
-            paths = self.failure_paths(ctx) if sampling else []
-            retraced = self.retraced_failures(action, ctx, target, paths) if sampling else 0
-            if retraced:
-                # The greedy choice walks a path that failed before: draw again with that choice
-                # left out of the schema (its kind on its element), and again while the draw
-                # retraces a failure too (`redraw_params`); the last draw stands if all retrace.
-                # `explore_steer` also says that this step led to failure — measured at stop 19, it
-                # found no more successes than sampling alone.
-                redraw = messages
-                if self.explore_steer:
-                    redraw = _reask(messages, completion.text, _RETRACE_NOTE.format(n=retraced))
-                explored = sampling
-                for draw in range(self.explore_draws):
-                    banned.add(choice_of(action))
-                    narrowed = elsewhere_schema(ctx.observation, banned)
-                    if narrowed is None:
-                        break  # nothing else to choose on this page: the last proposal stands
-                    params = self.redraw_params(explored, draw)
-                    try:
-                        completion = await ctx.llm.chat(
-                            redraw, schema=narrowed, max_tokens=self.max_tokens, **params
-                        )
-                    except LLMOutputError:
-                        break  # a model not held to the schema kept to what was left out: it stands
-                    schema, sampling = narrowed, params
-                    usage = usage.add(completion.usage)
-                    action = WebAction.model_validate(completion.parsed.model_dump())
-                    target = self._target(action, ctx.observation)
-                    if not self.retraced_failures(action, ctx, target, paths):
-                        break
-                if schema is WebAction:
-                    sampling = {}  # never redrawn: greedy decoding's own choice
-            else:
-                sampling = {}
-            note = self._invalid_note(action, ctx.observation) or self._repeat_note(
-                action, ctx.history, target
-            )
-            if note:
-                # Small models propose what cannot work (typing into a button), loop on an action
-                # that already worked (typing the same text again) or that just failed (typing into a
-                # read-only date field until the error cap ends the episode): one re-ask with that
-                # fact spelled out costs a call but saves the step. While exploring (memory says
-                # this family failed), the re-ask may not take that choice again: asked once more,
-                # the 1.5B clicked the element a redraw had found three times over.
-                retry = _reask(messages, completion.text, note)
-                narrowed = (
-                    elsewhere_schema(ctx.observation, banned | {choice_of(action)}) if explore else None
-                )
-                proposed = action, target, sampling
-                if narrowed is not None:
-                    schema, sampling = narrowed, sampling or {"temperature": 0.0, "seed": explore["seed"]}
-                try:
-                    completion = await ctx.llm.chat(
-                        retry, schema=schema, max_tokens=self.max_tokens, **sampling
-                    )
-                    usage = usage.add(completion.usage)
-                    action = WebAction.model_validate(completion.parsed.model_dump())
-                    target = self._target(action, ctx.observation)
-                except LLMOutputError:
-                    if narrowed is None:
-                        raise
-                    action, target, sampling = proposed  # a model held to no schema kept to it: it stands
+            step = _Proposal(action, self._target(action, ctx.observation), completion.text, completion.usage)
+            if explore:
+                step = await self._leave_failed_paths(ctx, messages, step, explore, banned)
+            step = await self._reask_if_hopeless(ctx, messages, step, explore, banned)
         except LLMError as exc:
             return ActDecision(error=f"{type(exc).__name__}: {exc}")
+        action, target, sampling, usage = step.action, step.target, step.sampling, step.usage
         if submits_search(action, ctx.observation):
             action = action.model_copy(update={"enter": True})
         # The element the id pointed at is kept in the step's thought (not in the action: actions are
@@ -1109,6 +1063,89 @@ class WebNavigator(LLMAgent):
             thought=(SAMPLED if sampling else "") + (f"{_TARGET}{target}" if target else ""),
             label=action_label(action, target),
             usage=usage,
+        )
+
+    async def _leave_failed_paths(
+        self,
+        ctx: ActContext,
+        messages: list[Message],
+        step: _Proposal,
+        explore: dict[str, Any],
+        banned: set[Choice],
+    ) -> _Proposal:
+        """The greedy proposal, or, where it walks a path that failed before, a redraw with that
+        choice left out of the schema (its kind on its element), again while the draw retraces a
+        failure too (`redraw_params`); the last draw stands if all retrace or nothing is left.
+        `explore_steer` also says that this step led to failure — measured at stop 19, it found
+        no more successes than sampling alone."""
+        paths = self.failure_paths(ctx)
+        retraced = self.retraced_failures(step.action, ctx, step.target, paths)
+        if not retraced:
+            return step
+        redraw = messages
+        if self.explore_steer:
+            redraw = _reask(messages, step.text, _RETRACE_NOTE.format(n=retraced))
+        for draw in range(self.explore_draws):
+            banned.add(choice_of(step.action))
+            narrowed = elsewhere_schema(ctx.observation, banned)
+            if narrowed is None:
+                break  # nothing else to choose on this page: the last proposal stands
+            params = self.redraw_params(explore, draw)
+            try:
+                completion = await ctx.llm.chat(redraw, schema=narrowed, max_tokens=self.max_tokens, **params)
+            except LLMOutputError:
+                break  # a model not held to the schema kept to what was left out: it stands
+            action = WebAction.model_validate(completion.parsed.model_dump())
+            step = _Proposal(
+                action,
+                self._target(action, ctx.observation),
+                completion.text,
+                step.usage.add(completion.usage),
+                narrowed,
+                params,
+            )
+            if not self.retraced_failures(action, ctx, step.target, paths):
+                break
+        return step
+
+    async def _reask_if_hopeless(
+        self,
+        ctx: ActContext,
+        messages: list[Message],
+        step: _Proposal,
+        explore: dict[str, Any],
+        banned: set[Choice],
+    ) -> _Proposal:
+        """Small models propose what cannot work (typing into a button), loop on an action that
+        already worked (typing the same text again) or that just failed (typing into a read-only
+        date field until the error cap ends the episode): one re-ask with that fact spelled out
+        costs a call but saves the step. While exploring (memory says this family failed), the
+        re-ask may not take that choice again: asked once more, the 1.5B clicked the element a
+        redraw had found three times over."""
+        note = self._invalid_note(step.action, ctx.observation) or self._repeat_note(
+            step.action, ctx.history, step.target
+        )
+        if not note:
+            return step
+        retry = _reask(messages, step.text, note)
+        narrowed = elsewhere_schema(ctx.observation, banned | {choice_of(step.action)}) if explore else None
+        schema, sampling = step.schema, step.sampling
+        if narrowed is not None:
+            schema, sampling = narrowed, sampling or {"temperature": 0.0, "seed": explore["seed"]}
+        try:
+            completion = await ctx.llm.chat(retry, schema=schema, max_tokens=self.max_tokens, **sampling)
+        except LLMOutputError:
+            if narrowed is None:
+                raise
+            return step  # a model held to no schema kept to the left-out choice: it stands
+        action = WebAction.model_validate(completion.parsed.model_dump())
+        return _Proposal(
+            action,
+            self._target(action, ctx.observation),
+            completion.text,
+            step.usage.add(completion.usage),
+            schema,
+            sampling,
         )
 
     @staticmethod
