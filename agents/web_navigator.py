@@ -50,7 +50,7 @@ from agentmem.agents.web_explore import (
 from agentmem.envs.base import UNTRUSTED_CLOSE, Observation, quote_untrusted
 from agentmem.envs.web import Element, WebAction, element_action_error, ordinal
 from agentmem.errors import LLMError, LLMOutputError
-from agentmem.llm.base import Message
+from agentmem.llm.base import Completion, Message
 from agentmem.types import EpisodeSummary, MemoryDraft, SearchHit, Step, Task, Trajectory, Usage
 
 _ACTIONS_WEB = (
@@ -1095,16 +1095,8 @@ class WebNavigator(LLMAgent):
                 completion = await ctx.llm.chat(redraw, schema=narrowed, max_tokens=self.max_tokens, **params)
             except LLMOutputError:
                 break  # a model not held to the schema kept to what was left out: it stands
-            action = WebAction.model_validate(completion.parsed.model_dump())
-            step = _Proposal(
-                action,
-                self._target(action, ctx.observation),
-                completion.text,
-                step.usage.add(completion.usage),
-                narrowed,
-                params,
-            )
-            if not self.retraced_failures(action, ctx, step.target, paths):
+            step = self._redrawn(completion, ctx, step, narrowed, params)
+            if not self.retraced_failures(step.action, ctx, step.target, paths):
                 break
         return step
 
@@ -1138,12 +1130,23 @@ class WebNavigator(LLMAgent):
             if narrowed is None:
                 raise
             return step  # a model held to no schema kept to the left-out choice: it stands
+        return self._redrawn(completion, ctx, step, schema, sampling)
+
+    def _redrawn(
+        self,
+        completion: Completion,
+        ctx: ActContext,
+        before: _Proposal,
+        schema: type[WebAction],
+        sampling: dict[str, Any],
+    ) -> _Proposal:
+        """The proposal a further model call made, its usage added to the step's so far."""
         action = WebAction.model_validate(completion.parsed.model_dump())
         return _Proposal(
             action,
             self._target(action, ctx.observation),
             completion.text,
-            step.usage.add(completion.usage),
+            before.usage.add(completion.usage),
             schema,
             sampling,
         )
