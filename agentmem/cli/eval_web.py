@@ -48,7 +48,9 @@ def eval_miniwob(
         False, help="tell that resample that the greedy step failed before (measured: no gain over sampling)"
     ),
     explore_draws: int = typer.Option(
-        4, min=1, help="resamples of such a step, each hotter, while the draw retraces a failure too"
+        4,
+        min=1,
+        help="redraws of such a step, each leaving out what retraced a failure, while the draw still retraces one",
     ),
     practice: int = typer.Option(
         0,
