@@ -16,8 +16,8 @@ goals read the same (MiniWoB's -nodelay/-easy variants) lends its exemplars too;
 per-item steps are repeated for a goal with a longer or shorter item list. While a family has failed
 and nothing of its kind is replayable, a step whose greedy choice retraces the recalled failure is
 drawn again with that choice left out of the schema (the model's next choice), again while the draw
-retraces a failure too (explore-then-exploit across episodes: a sampled success becomes the exemplar). Page-derived text is quoted as
-untrusted data in prompts and in what is stored.
+retraces a failure too (explore-then-exploit across episodes: a sampled success becomes the
+exemplar). Page-derived text is quoted as untrusted data in prompts and in what is stored.
 """
 
 from __future__ import annotations
