@@ -29,14 +29,19 @@ def comparable_step(step: dict[str, Any]) -> tuple[Any, ...]:
     return (step.get("action"), step.get("target") or None, text, bool(step.get("enter")))
 
 
+def _kept(steps: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """The steps that worked, as compared (a failed step changed nothing on the page)."""
+    return [comparable_step(s) for s in steps if not s.get("error")]
+
+
 def walks_prefix(done: list[dict[str, Any]], steps: list[dict[str, Any]]) -> bool:
     """Whether `steps` begin with `done`: compared step by step, or else with the steps that failed
     left out on both sides (an error changes nothing on the page, so a failure that began with
     one, or a path that did, is the same walk)."""
     if [comparable_step(s) for s in steps][: len(done)] == [comparable_step(s) for s in done]:
         return True
-    kept = [comparable_step(s) for s in done if not s.get("error")]
-    return [comparable_step(s) for s in steps if not s.get("error")][: len(kept)] == kept
+    kept = _kept(done)
+    return _kept(steps)[: len(kept)] == kept
 
 
 def divergence(steps: list[dict[str, Any]], goal: str) -> int:
@@ -59,26 +64,21 @@ def divergence(steps: list[dict[str, Any]], goal: str) -> int:
     return 0
 
 
-def _kept(steps: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    return [comparable_step(s) for s in steps if not s.get("error")]
-
-
 def departures(paths: list[list[dict[str, Any]]], goal: str) -> list[tuple[list[dict[str, Any]], int]]:
     """Each failure (oldest first) with the place a later episode departs from it: its own
     (`divergence`), or past the steps it shared with an older failure it departed from at or after
     that one's place (enter-password: redrawn at step three, the walk failed again; its first two
     steps stay trusted, so the next episode does not give them up, it departs at step three again)."""
-    out: list[tuple[list[dict[str, Any]], int]] = []
-    for steps in paths:
-        mine = _kept(steps)
+    kept = [_kept(steps) for steps in paths]
+    places: list[int] = []
+    for n, steps in enumerate(paths):
         depart = divergence(steps, goal)
-        for older, older_depart in out:
-            theirs = _kept(older)
-            shared = next((i for i, (a, b) in enumerate(zip(mine, theirs, strict=False)) if a != b), None)
+        for theirs, older_depart in zip(kept[:n], places, strict=True):
+            shared = next((i for i, (a, b) in enumerate(zip(kept[n], theirs, strict=False)) if a != b), None)
             if shared is not None and shared >= older_depart:
                 depart = max(depart, shared)
-        out.append((steps, depart))
-    return out
+        places.append(depart)
+    return list(zip(paths, places, strict=True))
 
 
 Choice = tuple[str, int | None]  # an action kind and its element (None for kinds without one)
@@ -102,7 +102,7 @@ def elsewhere_schema(obs: Observation, banned: set[Choice]) -> type[WebAction] |
         elif (kind, None) in banned:
             continue
         props |= {"text": {"type": "string"}, "enter": {"type": "boolean"}}
-        required = [k for k in props if k == "action" or (k == "id" and kind in NEEDS_ID)]
+        required = [k for k in ("action", "id") if k in props]
         required += ["text"] if kind in NEEDS_TEXT or kind == "type" else []
         variants.append({"type": "object", "properties": props, "required": required})
     if not variants:

@@ -63,9 +63,8 @@ class MiniWoBEvalConfig(BaseModel):
     replay: bool = True  # take unambiguous steps of an adapted same-family exemplar without a model call
     explore: bool = True  # resample steps that retrace a remembered failure of an unsolved family (memory on)
     explore_steer: bool = False  # tell the resample that the greedy step failed before (no gain measured)
-    explore_draws: int = Field(
-        4, ge=1
-    )  # redraws (the retraced choice left out) while the draw retraces a failure too
+    # redraws (the retraced choice left out) while the draw retraces a failure too
+    explore_draws: int = Field(4, ge=1)
     practice: int = Field(0, ge=0)  # extra episodes per family failed last session, before the next one
     progress: bool = True
 
