@@ -774,6 +774,7 @@ async def test_a_task_kind_that_failed_and_was_never_solved_is_explored_by_sampl
     redrawn = await agent.act(_nodelay_ctx(twice, [failure, other], goal))
     t = agent.explore_temperature
     assert [c["params"].get("temperature") for c in twice.calls] == [None, 0.0, t]
+    assert twice.calls[1]["params"]["seed"] != twice.calls[2]["params"]["seed"]  # a seed each draw
     assert _schema_ids(twice.calls[2]) == []  # no element left to click
     assert redrawn.action.action == "scroll" and redrawn.thought.startswith(SAMPLED)
     once = await WebNavigator(explore_draws=1).act(_nodelay_ctx(ScriptedLLM(
