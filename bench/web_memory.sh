@@ -7,6 +7,7 @@
 # PRACTICE=N gives the on arm up to N practice episodes per family it failed, before each later session.
 # OFF_BASELINE=FILE seeds the off arm with a results.jsonl measured before (bench/baselines/), so only the
 # on arm runs: valid while the memory-off path is unchanged since the commit its rows name (`code`).
+# ON_ARGS="..." adds flags to the on arm only (e.g. --explore-draws 6).
 set -uo pipefail
 OUT=${OUT:-runs/web}
 MODEL=${MODEL:-qwen2.5-coder-1.5b}
@@ -23,6 +24,6 @@ fi
 export AGENTMEM_LLM__N_THREADS=${AGENTMEM_LLM__N_THREADS:-$THREADS} HF_HUB_OFFLINE=1
 C="--tasks all --limit $LIMIT --episodes 1 --sessions 3 --concurrency 1 --seed 0 --max-steps $STEPS --model $MODEL"
 $AM eval miniwob $C --memory off --out "$OUT/off" > "$OUT.off.log" 2>&1 &
-$AM eval miniwob $C --memory on --practice "$PRACTICE" --out "$OUT/on" > "$OUT.on.log" 2>&1 &
+$AM eval miniwob $C --memory on --practice "$PRACTICE" ${ON_ARGS:-} --out "$OUT/on" > "$OUT.on.log" 2>&1 &
 wait
 "$(dirname "$AM")/python" bench/web_compare.py "$OUT/off" "$OUT/on"
