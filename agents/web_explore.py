@@ -7,6 +7,9 @@ comparison, the departure point, the schema) that its tests and the replay code 
 
 from __future__ import annotations
 
+import math
+import random
+import re
 from typing import Any, get_args
 
 from pydantic import model_validator
@@ -93,21 +96,20 @@ def elsewhere_schema(obs: Observation, banned: set[Choice]) -> type[WebAction] |
     ids = sorted({int(e["id"]) for e in obs.data.get("elements", []) if "id" in e})
     variants = []
     for kind in get_args(ActionName):
-        props: dict[str, Any] = {"action": {"const": kind}}
         if kind in NEEDS_ID:
             left = [i for i in ids if (kind, i) not in banned]
-            if not left:
-                continue
-            props["id"] = {"enum": left}
-        elif (kind, None) in banned:
-            continue
-        props |= {"text": {"type": "string"}, "enter": {"type": "boolean"}}
-        required = [k for k in ("action", "id") if k in props]
-        required += ["text"] if kind in NEEDS_TEXT or kind == "type" else []
-        variants.append({"type": "object", "properties": props, "required": required})
+            if left:
+                variants.append(_variant(kind, {"enum": left}))
+        elif (kind, None) not in banned:
+            variants.append(_variant(kind, None))
     if not variants:
         return None
-    schema = {"title": "WebAction", "anyOf": variants}
+    return schema_model({"title": "WebAction", "anyOf": variants}, banned)
+
+
+def schema_model(schema: dict[str, Any], banned: set[Choice]) -> type[WebAction]:
+    """WebAction as the model sees it through `schema` (its grammar), refusing the left-out choices
+    should a model not held to the schema write one anyway."""
 
     class Elsewhere(WebAction):
         @model_validator(mode="after")
@@ -127,14 +129,81 @@ def choice_of(action: WebAction) -> Choice:
     return (action.action, action.id if action.action in NEEDS_ID else None)
 
 
+def json_style(written: str) -> tuple[str, str]:
+    """The colon and comma spacing of a JSON reply the model wrote (`{"action":"click"}` or with
+    spaces): candidates are scored as the model would write them."""
+    colon = ": " if re.search(r'":\s', written) else ":"
+    comma = ", " if re.search(r',\s"', written) else ","
+    return colon, comma
+
+
+def kind_opening(kind: str, written: str) -> str:
+    """A reply's start up to its action kind: `{"action":"click`."""
+    return f'{{"action"{json_style(written)[0]}"{kind}'
+
+
+def id_openings(kind: str, ids: list[int], written: str) -> dict[int, list[str]]:
+    """Per element, the ways a reply choosing `kind` on it begins, up to its number. Qwen writes a
+    number digit by digit: where the number begins another listed one (1 and 17), the token after it
+    (`}` or `,`) is part of the choice, else "1" would take 17's probability too."""
+    colon, comma = json_style(written)
+    head = f'{kind_opening(kind, written)}"{comma}"id"{colon}'
+    digits = [str(i) for i in ids]
+    out: dict[int, list[str]] = {}
+    for i, d in zip(ids, digits, strict=True):
+        prefix = any(o != d and o.startswith(d) for o in digits)
+        out[i] = [head + d + "}", head + d + ","] if prefix else [head + d]
+    return out
+
+
+def draw_from(weights: dict[Any, float], temperature: float, seed: int) -> Any:
+    """The key with the highest log-weight at temperature 0, else one sampled from the weights
+    sharpened or flattened by `temperature` (seeded: a run is repeatable)."""
+    ranked = sorted(weights.items(), key=lambda kv: -kv[1])
+    if temperature <= 0 or len(ranked) == 1:
+        return ranked[0][0]
+    top = ranked[0][1]
+    scaled = [math.exp((lp - top) / temperature) for _, lp in ranked]
+    return random.Random(seed).choices([k for k, _ in ranked], weights=scaled)[0]
+
+
+def choice_schema(choice: Choice) -> dict[str, Any]:
+    """The action schema with the kind and element fixed: the model writes only the rest (text)."""
+    kind, element = choice
+    return {"title": "WebAction", **_variant(kind, None if element is None else {"const": element})}
+
+
+def _variant(kind: str, id_schema: dict[str, Any] | None) -> dict[str, Any]:
+    """One action kind's object schema (`id_schema`: what its element may be; None: no element)."""
+    props: dict[str, Any] = {"action": {"const": kind}}
+    if id_schema is not None:
+        props["id"] = id_schema
+    props |= {"text": {"type": "string"}, "enter": {"type": "boolean"}}
+    required = [k for k in ("action", "id") if k in props]
+    required += ["text"] if kind in NEEDS_TEXT or kind == "type" else []
+    return {"type": "object", "properties": props, "required": required}
+
+
+def logsumexp(values: list[float]) -> float:
+    top = max(values)
+    return top + math.log(sum(math.exp(v - top) for v in values))
+
+
 __all__ = [
     "TEXTLESS",
     "Choice",
     "choice_of",
+    "choice_schema",
     "comparable_step",
     "departures",
     "divergence",
+    "draw_from",
     "elsewhere_schema",
+    "id_openings",
+    "json_style",
+    "kind_opening",
+    "logsumexp",
+    "schema_model",
     "typed_from_goal",
     "walks_prefix",
 ]

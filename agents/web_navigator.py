@@ -47,10 +47,12 @@ from agentmem.agents.web_explore import (
     typed_from_goal,
     walks_prefix,
 )
+from agentmem.agents.web_rank import ChoiceScores, complete_choice, ranked_choice
 from agentmem.envs.base import UNTRUSTED_CLOSE, Observation, quote_untrusted
 from agentmem.envs.web import Element, WebAction, element_action_error, ordinal
 from agentmem.errors import LLMError, LLMOutputError
 from agentmem.llm.base import Completion, Message
+from agentmem.llm.scoring import ContinuationScorer
 from agentmem.types import EpisodeSummary, MemoryDraft, SearchHit, Step, Task, Trajectory, Usage
 
 _ACTIONS_WEB = (
@@ -597,6 +599,7 @@ class WebNavigator(LLMAgent):
         explore_temperature: float = 0.5,
         explore_steer: bool = False,
         explore_draws: int = 4,
+        explore_rank: bool = False,
         replay_pace_s: float | None = None,
     ) -> None:
         self.history_steps = history_steps
@@ -612,6 +615,7 @@ class WebNavigator(LLMAgent):
         self.explore_temperature = explore_temperature if explore else 0.0
         self.explore_steer = explore_steer
         self.explore_draws = max(1, explore_draws)
+        self.explore_rank = explore_rank
         self.replay_pace_s = REPLAY_PACE_S if replay_pace_s is None else replay_pace_s
 
     # -- prompts -------------------------------------------------------------------------------
@@ -1085,17 +1089,18 @@ class WebNavigator(LLMAgent):
         redraw = messages
         if self.explore_steer:
             redraw = _reask(messages, step.text, _RETRACE_NOTE.format(n=retraced))
+        scores = ChoiceScores()  # the redraw prompt is the same for every draw of this step
         for draw in range(self.explore_draws):
             banned.add(choice_of(step.action))
-            narrowed = elsewhere_schema(ctx.observation, banned)
-            if narrowed is None:
-                break  # nothing else to choose on this page: the last proposal stands
-            params = self.redraw_params(explore, draw)
             try:
-                completion = await ctx.llm.chat(redraw, schema=narrowed, max_tokens=self.max_tokens, **params)
+                drawn = await self._draw_elsewhere(
+                    ctx, redraw, step, banned, self.redraw_params(explore, draw), scores
+                )
             except LLMOutputError:
                 break  # a model not held to the schema kept to what was left out: it stands
-            step = self._redrawn(completion, ctx, step, narrowed, params)
+            if drawn is None:
+                break  # nothing else to choose on this page: the last proposal stands
+            step = drawn
             if not self.retraced_failures(step.action, ctx, step.target, paths):
                 break
         return step
@@ -1120,17 +1125,67 @@ class WebNavigator(LLMAgent):
         if not note:
             return step
         retry = _reask(messages, step.text, note)
-        narrowed = elsewhere_schema(ctx.observation, banned | {choice_of(step.action)}) if explore else None
-        schema, sampling = step.schema, step.sampling
-        if narrowed is not None:
-            schema, sampling = narrowed, sampling or {"temperature": 0.0, "seed": explore["seed"]}
-        try:
-            completion = await ctx.llm.chat(retry, schema=schema, max_tokens=self.max_tokens, **sampling)
-        except LLMOutputError:
-            if narrowed is None:
-                raise
-            return step  # a model held to no schema kept to the left-out choice: it stands
-        return self._redrawn(completion, ctx, step, schema, sampling)
+        if explore:
+            sampling = step.sampling or {"temperature": 0.0, "seed": explore["seed"]}
+            try:
+                drawn = await self._draw_elsewhere(
+                    ctx, retry, step, banned | {choice_of(step.action)}, sampling, ChoiceScores()
+                )
+            except LLMOutputError:
+                return step  # a model held to no schema kept to the left-out choice: it stands
+            if drawn is not None:
+                return drawn
+        completion = await ctx.llm.chat(
+            retry, schema=step.schema, max_tokens=self.max_tokens, **step.sampling
+        )
+        return self._redrawn(completion, ctx, step, step.schema, step.sampling)
+
+    async def _draw_elsewhere(
+        self,
+        ctx: ActContext,
+        messages: list[Message],
+        before: _Proposal,
+        banned: set[Choice],
+        sampling: dict[str, Any],
+        scores: ChoiceScores,
+    ) -> _Proposal | None:
+        """The model's next choice with the `banned` ones left out; None when none is left.
+
+        By default the schema leaves them out and llama.cpp's grammar decodes the rest. With
+        `explore_rank` and a backend that scores continuations, the choice is ranked instead
+        (`web_rank`): the grammar lets a left-out element 1 become 10..19, digit by digit."""
+        narrowed = elsewhere_schema(ctx.observation, banned)
+        if narrowed is None:
+            return None
+        if not (self.explore_rank and isinstance(ctx.llm, ContinuationScorer)):
+            completion = await ctx.llm.chat(messages, schema=narrowed, max_tokens=self.max_tokens, **sampling)
+            return self._redrawn(completion, ctx, before, narrowed, sampling)
+        choice = await ranked_choice(
+            ctx.llm,
+            messages,
+            ctx.observation,
+            before.text,
+            banned,
+            temperature=float(sampling.get("temperature", 0.0)),
+            seed=int(sampling["seed"]),
+            cache=scores,
+        )
+        if choice is None:
+            return None
+        # The text of a kind that needs one (what to type) is the model's greedy reply, held to the
+        # chosen kind and element: the draw is over choices, not over spellings of the goal's words.
+        action, completion = await complete_choice(
+            ctx.llm,
+            messages,
+            choice,
+            banned,
+            max_tokens=self.max_tokens,
+            temperature=0.0,
+            seed=int(sampling["seed"]),
+        )
+        text = completion.text if completion else action.model_dump_json(exclude_defaults=True)
+        usage = before.usage.add(completion.usage) if completion else before.usage
+        return _Proposal(action, self._target(action, ctx.observation), text, usage, narrowed, sampling)
 
     def _redrawn(
         self,

@@ -65,6 +65,9 @@ class MiniWoBEvalConfig(BaseModel):
     explore_steer: bool = False  # tell the resample that the greedy step failed before (no gain measured)
     # redraws (the retraced choice left out) while the draw retraces a failure too
     explore_draws: int = Field(4, ge=1)
+    # rank a redraw's choices by the model's probability of each whole choice (backends that score
+    # continuations: llama.cpp), instead of grammar decoding, which lets a left-out "1" become "10"
+    explore_rank: bool = False
     practice: int = Field(0, ge=0)  # extra episodes per family failed last session, before the next one
     progress: bool = True
 
@@ -217,6 +220,7 @@ async def run_miniwob_eval(cfg: MiniWoBEvalConfig, llm: Any = None) -> dict[str,
         explore=cfg.explore,
         explore_steer=cfg.explore_steer,
         explore_draws=cfg.explore_draws,
+        explore_rank=cfg.explore_rank,
     )
     loop_cfg = loop_config(cfg)
     host = BrowserHost(extra_args=OFFLINE_ARGS)

@@ -52,6 +52,11 @@ def eval_miniwob(
         min=1,
         help="redraws of such a step, each leaving out what retraced a failure, while the draw still retraces one",
     ),
+    explore_rank: bool = typer.Option(
+        False,
+        help="redraw by the model's probability of each whole choice (llama.cpp), not by grammar decoding,"
+        " which turns a left-out element 1 into 10-19 digit by digit",
+    ),
     practice: int = typer.Option(
         0,
         min=0,
@@ -68,7 +73,7 @@ def eval_miniwob(
         concurrency=concurrency, seed=seed, out=out, limit=limit, max_steps=max_steps,
         coach_every=coach_every, condense=condense, backend=backend, model=model, embedder=embedder,
         replay=replay, explore=explore, explore_steer=explore_steer, practice=practice,
-        explore_draws=explore_draws,
+        explore_draws=explore_draws, explore_rank=explore_rank,
     )  # fmt: skip
     print_summary(run_eval(run_miniwob_eval(cfg)), out)
 

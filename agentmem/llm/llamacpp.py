@@ -7,6 +7,8 @@ process, shared by every LlamaCppLLM instance.
 
 Limitations: a call that hits the timeout keeps computing in its thread until it finishes (bounded
 by max_tokens) — llama.cpp offers no safe abort — and holds the model's lock meanwhile.
+`score_continuations` ranks candidate replies by the model's probability of each (see
+agentmem.llm.scoring), reusing the prompt's KV cache; it renders the GGUF chat template itself.
 Tool calls: the GGUF chat template renders `tools`; with `tool_choice="auto"` Qwen writes
 `<tool_call>{...}</tool_call>` text, which is parsed into ToolCall (a dict `tool_choice` naming one
 function is grammar-constrained by llama.cpp and returned as structured tool_calls).
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from agentmem.errors import LLMContextLengthError, LLMError, LLMRequestError, LLMUnavailableError
 from agentmem.llm.base import BaseLLM, Message, RawReply
+from agentmem.llm.scoring import sequence_logprobs
 from agentmem.llm.tool_parsing import parse_text_tool_calls, tool_calls_from_openai, tool_names_of
 
 if TYPE_CHECKING:
@@ -213,3 +216,60 @@ class LlamaCppLLM(BaseLLM):
             completion_tokens=int(usage.get("completion_tokens", 0)),
             finish_reason=finish,
         )
+
+    async def score_continuations(self, messages: list[Message], continuations: list[str]) -> list[float]:
+        """Log-probability of each string as the start of the reply (see agentmem.llm.scoring)."""
+        return await asyncio.to_thread(self._score_blocking, list(messages), list(continuations))
+
+    def _score_blocking(self, messages: list[Message], continuations: list[str]) -> list[float]:
+        llama, lock = self._loaded()
+        prompt = _chat_prompt(llama, messages)
+        with lock:
+            # Tokenized as the chat handler does (special tokens parsed), each candidate with the prompt,
+            # so a merge across the boundary is the model's own tokenization.
+            seqs = [
+                llama.tokenize((prompt + c).encode("utf-8"), add_bos=False, special=True)
+                for c in continuations
+            ]
+            longest = max((len(s) for s in seqs), default=0)
+            if longest > llama.n_ctx():
+                raise LLMContextLengthError(
+                    f"{self.name}: {longest} tokens exceed context window {llama.n_ctx()}"
+                )
+            try:
+                return sequence_logprobs(seqs, lambda tokens: _next_logprobs(llama, tokens))
+            except RuntimeError as exc:
+                raise LLMError(f"{self.name}: llama.cpp failed while scoring: {exc}") from exc
+
+
+def _chat_prompt(llama: Any, messages: list[Message]) -> str:
+    """The prompt text the GGUF's chat template makes of `messages`, the assistant's turn opened."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    template = llama.metadata.get("tokenizer.chat_template")
+    if not template:
+        raise LLMUnavailableError("this GGUF has no chat template: continuations cannot be scored")
+    vocab = llama._model  # token texts, as Llama itself reads them for its chat handler
+    eos, bos = llama.token_eos(), llama.token_bos()
+    formatter = Jinja2ChatFormatter(
+        template=template,
+        eos_token=vocab.token_get_text(eos) if eos != -1 else "",
+        bos_token=vocab.token_get_text(bos) if bos != -1 else "",
+    )
+    return formatter(messages=messages).prompt
+
+
+def _next_logprobs(llama: Any, tokens: list[int]) -> Any:
+    """Log-probabilities of the token after `tokens`: the KV cache is kept for the prefix it shares
+    with what was evaluated last, the rest evaluated (at least one token, for fresh logits)."""
+    import numpy as np
+
+    cached = llama.input_ids[: llama.n_tokens]
+    limit = min(len(cached), len(tokens) - 1)
+    differs = np.nonzero(cached[:limit] != np.asarray(tokens[:limit]))[0]
+    keep = int(differs[0]) if len(differs) else limit
+    llama.n_tokens = keep
+    llama.eval(tokens[keep:])
+    logits = np.ctypeslib.as_array(llama._ctx.get_logits(), shape=(llama.n_vocab(),)).astype(np.float64)
+    top = logits.max()
+    return logits - top - np.log(np.exp(logits - top).sum())

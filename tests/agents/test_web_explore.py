@@ -5,7 +5,18 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from agentmem.agents.web_explore import departures, divergence, elsewhere_schema, walks_prefix
+from agentmem.agents.web_explore import (
+    choice_schema,
+    departures,
+    divergence,
+    draw_from,
+    elsewhere_schema,
+    id_openings,
+    json_style,
+    kind_opening,
+    schema_model,
+    walks_prefix,
+)
 from agentmem.envs.base import Observation
 from agentmem.envs.web import WebAction
 
@@ -71,3 +82,32 @@ def test_the_narrowed_schema_compiles_to_a_llama_cpp_grammar():
     grammar = gbnf.json_schema_to_gbnf(json.dumps(narrowed.model_json_schema()))
     click_ids = next(line for line in grammar.splitlines() if line.startswith("alternative-0-id "))
     assert click_ids.endswith('::= "10"')  # element 1 left out of clicks
+
+
+def test_a_choice_is_scored_as_the_model_writes_it_with_whole_numbers():
+    assert json_style('{"action":"click","id":1}') == (":", ",")
+    assert json_style('{"action": "click", "id": 1}') == (": ", ", ")
+    assert kind_opening("type", '{"action":"click"}') == '{"action":"type'
+    openings = id_openings("click", [1, 2, 10, 17], '{"action":"click","id":1}')
+    # 1 begins 10 and 17: the token after it is part of the choice; the others end with their digits
+    assert openings[1] == ['{"action":"click","id":1}', '{"action":"click","id":1,']
+    assert openings[17] == ['{"action":"click","id":17'] and openings[2] == ['{"action":"click","id":2']
+
+
+def test_a_draw_takes_the_likeliest_at_zero_temperature_else_samples_repeatably():
+    weights = {"a": -0.1, "b": -2.5, "c": -9.0}
+    assert draw_from(weights, 0.0, seed=3) == "a"
+    drawn = [draw_from(weights, 1.0, seed=s) for s in range(200)]
+    assert drawn == [draw_from(weights, 1.0, seed=s) for s in range(200)]  # seeded
+    assert drawn.count("a") > drawn.count("b") > 0 and drawn.count("c") < 5
+
+
+def test_a_fixed_choice_schema_leaves_the_model_only_the_text():
+    schema = choice_schema(("type", 4))
+    assert schema["properties"]["action"] == {"const": "type"} and schema["properties"]["id"] == {"const": 4}
+    assert schema["required"] == ["action", "id", "text"]
+    assert "id" not in choice_schema(("scroll", None))["properties"]
+    model = schema_model(schema, {("type", 1)})
+    assert model.model_json_schema() is schema
+    with pytest.raises(ValidationError):
+        model.model_validate({"action": "type", "id": 1, "text": "x"})  # left out, should a model write it

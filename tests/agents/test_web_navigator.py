@@ -1521,6 +1521,63 @@ def test_a_retraced_failure_is_found_through_a_clicks_text_and_past_failed_steps
     assert agent.retraced_failures(typed, ctx, 'button "Submit"') == 0
 
 
+class ScoringLLM(ScriptedLLM):
+    """A scripted model that also scores continuations, from a table of whole strings (the rest
+    far less likely): the backend capability `explore_rank` uses."""
+
+    def __init__(self, replies=(), *, likely: dict[str, float], **kw):
+        super().__init__(replies, **kw)
+        self.likely = likely
+        self.scored: list[list[str]] = []
+
+    async def score_continuations(self, messages, continuations):
+        self.scored.append(list(continuations))
+        return [self.likely.get(c, -20.0) for c in continuations]
+
+
+async def test_a_ranked_redraw_takes_the_likeliest_whole_choice_left():
+    """With `explore_rank`, the redraw ranks what is left by the model's probability of each whole
+    choice: the kind first, then the element by its whole number (the grammar let a left-out "1"
+    become "10"). A click needs no further call; a kind with text is written held to the choice."""
+    goal = "Expand the section below and click submit."
+    failure = _collapsible(WebNavigator(), "click-collapsible-nodelay", False)
+    task = Task(id="click-collapsible-nodelay#0", env="miniwob", goal=goal, payload={"seed": 11},
+                meta={"family": "click-collapsible-nodelay"})  # fmt: skip
+    page = [
+        Element(id=1, role="link", name="Section #1"),
+        Element(id=2, role="button", name="Submit"),
+        Element(id=10, role="textbox", name="Note"),
+    ]
+    head = '{"action":"click'
+    likely = {head: -0.1, '{"action":"type': -1.0, f'{head}","id":2': -1.2, f'{head}","id":10': -0.9}
+    greedy = json.dumps({"action": "click", "id": 1}, separators=(",", ":"))
+    model = ScoringLLM([greedy], likely=likely)
+    decision = await WebNavigator(explore_rank=True).act(
+        ctx_for(task, observation(goal, page), model, recalled=[failure])
+    )
+    assert decision.action == WebAction(action="click", id=10) and decision.thought.startswith(SAMPLED)
+    assert len(model.calls) == 1  # the greedy reply only: the click was ranked, not decoded
+    kinds, ids = model.scored
+    assert head in kinds and f'{head}","id":1}}' in ids and f'{head}","id":1,' in ids  # 1 begins 10
+    # the kind that needs text: the model writes it with kind and element fixed by the schema
+    typed = json.dumps({"action": "type", "id": 10, "text": "Section"})
+    type_10 = '{"action":"type","id":10'
+    model = ScoringLLM([greedy, typed], likely={**likely, head: -3.0, type_10: -0.5})
+    decision = await WebNavigator(explore_rank=True).act(
+        ctx_for(task, observation(goal, page), model, recalled=[failure])
+    )
+    assert decision.action == WebAction(action="type", id=10, text="Section")
+    fixed = model.calls[1]["json_schema"]["properties"]
+    assert fixed["action"] == {"const": "type"} and fixed["id"] == {"const": 10}
+    assert model.calls[1]["params"]["temperature"] == 0.0
+    # without the flag, or with a backend that cannot score, the grammar redraws as before
+    plain = ScoringLLM([greedy, json.dumps({"action": "click", "id": 2})], likely=likely)
+    assert (
+        await WebNavigator().act(ctx_for(task, observation(goal, page), plain, recalled=[failure]))
+    ).action.id == 2
+    assert plain.scored == [] and _schema_ids(plain.calls[1]) == [2, 10]
+
+
 async def test_while_exploring_a_reask_may_not_take_the_repeated_choice_again():
     """Asked again after repeating the step that just worked, the 1.5B clicked the same element a
     redraw had found, three times over: while memory says the family failed, the re-ask's schema
