@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -463,6 +464,8 @@ def adapt_steps(
     # `clickable ".widget"`, replayed for a "button" widget).
     listed = {item for old, _ in swaps for item in old}
     swapped = [v for k, v in mapping.items() if not set(re.split(r"[,\s]+", k)) <= listed | EMPTY_LIST_WORDS]
+    # a pause the goal states is kept by replay's pacing (`stated_wait`), not by a step
+    swapped = [v for v in swapped if v != _wait_words(goal)]
     new_values = [*swapped, *(item for _, items in swaps for item in items)]
     written = " ".join(f"{s.get('target') or ''} {s.get('text') or ''}" for s in out).casefold()
     if new_values and not any(v.casefold() in written for v in new_values):
@@ -473,6 +476,21 @@ def adapt_steps(
     if any(q not in written for q in _quoted(goal) - _quoted(old_goal)):
         sound = False
     return (_drop_retypes(out) if as_plan else out), sound
+
+
+_WAIT = re.compile(r"\bwait (\d+(?:\.\d+)?) seconds?\b", re.IGNORECASE)
+
+
+def _wait_words(goal: str) -> str | None:
+    m = _WAIT.search(goal)
+    return m.group(1) if m else None
+
+
+def stated_wait(goal: str) -> float | None:
+    """The pause a goal asks for between its steps ("Click button ONE, wait 3 seconds, then click
+    button TWO"), in seconds: replay keeps it, where the model's own pace (seconds a step) never could."""
+    words = _wait_words(goal)
+    return float(words) if words else None
 
 
 def _drop_retypes(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -1032,11 +1050,7 @@ class WebNavigator(LLMAgent):
         replayed = self.replay_action(ctx)
         if replayed is not None:
             action, item_id = replayed
-            if ctx.history and self.replay_pace_s > 0:
-                # The exemplar's steps were taken at the model's pace (seconds apart); replayed at
-                # once, a click lands while the last one's animation still runs (click-pie's items
-                # fly out after the menu opens: 0 of 8 hit with no wait here, 8 of 8 after 0.6 s).
-                await asyncio.sleep(self.replay_pace_s)
+            await self._pace_replay(ctx)
             target = self._target(action, ctx.observation)
             return ActDecision(
                 action=action,
@@ -1068,6 +1082,20 @@ class WebNavigator(LLMAgent):
             label=action_label(action, target),
             usage=usage,
         )
+
+    async def _pace_replay(self, ctx: ActContext) -> None:
+        """Wait before a replayed step that follows another. The exemplar's steps were taken at the
+        model's pace (seconds apart); replayed at once, a click lands while the last one's animation
+        still runs (click-pie's items fly out after the menu opens: 0 of 8 hit with no wait here, 8
+        of 8 after 0.6 s). A pause the goal states is kept from the last replayed step on (button-
+        delay scores the gap between its two clicks within 15 %)."""
+        wait = stated_wait(goal_of(ctx.task, ctx.observation))
+        last = ctx.state.get("replayed_at")
+        if ctx.history and wait is not None and last is not None:
+            await asyncio.sleep(min(wait, max(0.0, float(last) + wait - time.time())))
+        elif ctx.history and self.replay_pace_s > 0:
+            await asyncio.sleep(self.replay_pace_s)
+        ctx.state["replayed_at"] = time.time()  # wall clock: the state may be resumed elsewhere
 
     async def _leave_failed_paths(
         self,

@@ -23,6 +23,7 @@ from agentmem.agents.web_navigator import (
     failed_replays,
     goal_mapping,
     resolve_anchored,
+    stated_wait,
     step_target,
 )
 from agentmem.envs.base import UNTRUSTED_CLOSE, UNTRUSTED_OPEN, Observation
@@ -1348,6 +1349,37 @@ async def test_a_replayed_step_after_another_waits_the_replay_pace_first(monkeyp
     ctx.history = [Step(i=0, action=first.action.model_dump(), thought=first.thought)]
     second = await agent.act(ctx)
     assert second.thought.startswith("[replayed]") and pauses == [0.8]
+
+
+async def test_a_pause_the_goal_states_is_kept_by_replay_not_taken_for_an_entity(monkeypatch):
+    """button-delay scores the gap between its two clicks within 15 % of the seconds its goal
+    states; the model's pace (seconds a step) never hits it, replay can. The new number is taken
+    up by the pause, so the exemplar of another delay stays replayable."""
+    pauses: list[float] = []
+
+    async def record(seconds: float) -> None:
+        pauses.append(seconds)
+
+    monkeypatch.setattr(web_navigator.asyncio, "sleep", record)
+    agent = WebNavigator(replay_pace_s=0.8)
+    old_goal = "Click button ONE, wait 1 seconds, then click button TWO."
+    steps = [
+        Step(i=0, action={"action": "click", "id": 1}, thought='target: button "ONE"'),
+        Step(i=1, action={"action": "click", "id": 2}, thought='target: button "TWO"'),
+    ]
+    hit = _hit(agent.distil(_traj(old_goal, steps, True, family="button-delay"), EpisodeSummary(goal="g"))[0])
+    goal = "Click button ONE, wait 3 seconds, then click button TWO."
+    assert stated_wait(goal) == 3.0 and stated_wait("Click button ONE, then button TWO.") is None
+    assert adapt_steps(hit.item.payload["steps"], old_goal, goal)[1]  # sound: the 3 is the pause
+    task = Task(id="button-delay#1", env="miniwob", goal=goal, meta={"family": "button-delay"})
+    page = [Element(id=1, role="button", name="ONE"), Element(id=2, role="button", name="TWO")]
+    ctx = ctx_for(task, observation(goal, page), ScriptedLLM(), recalled=[hit])
+    first = await agent.act(ctx)
+    assert first.action == WebAction(action="click", id=1) and pauses == []
+    ctx.history = [Step(i=0, action=first.action.model_dump(), thought=first.thought)]
+    second = await agent.act(ctx)
+    assert second.action == WebAction(action="click", id=2) and second.thought.startswith("[replayed]")
+    assert len(pauses) == 1 and 2.5 < pauses[0] <= 3.0  # three seconds after the first click, not 0.8
 
 
 def test_the_exemplar_whose_goal_reads_like_this_one_is_chosen_over_a_better_recalled_one():
