@@ -87,13 +87,18 @@ def departures(paths: list[list[dict[str, Any]]], goal: str) -> list[tuple[list[
 Choice = tuple[str, int | None]  # an action kind and its element (None for kinds without one)
 
 
+def listed_ids(obs: Observation) -> list[int]:
+    """The element numbers the page lists, in order."""
+    return sorted({int(e["id"]) for e in obs.data.get("elements", []) if "id" in e})
+
+
 def elsewhere_schema(obs: Observation, banned: set[Choice]) -> type[WebAction] | None:
     """The action schema without the choices a redraw must leave out (those that retraced a failure
     at this step: an action kind on an element, or a kind with none): grammar-constrained decoding
     then gives the model's next choice instead of the same one again, while another action on that
     element stays open (a date field typed into three times may still be clicked). None when nothing
     is left to choose."""
-    ids = sorted({int(e["id"]) for e in obs.data.get("elements", []) if "id" in e})
+    ids = listed_ids(obs)
     variants = []
     for kind in get_args(ActionName):
         if kind in NEEDS_ID:
@@ -202,6 +207,7 @@ __all__ = [
     "id_openings",
     "json_style",
     "kind_opening",
+    "listed_ids",
     "logsumexp",
     "schema_model",
     "typed_from_goal",

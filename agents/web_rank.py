@@ -22,6 +22,7 @@ from agentmem.agents.web_explore import (
     draw_from,
     id_openings,
     kind_opening,
+    listed_ids,
     logsumexp,
     schema_model,
 )
@@ -87,7 +88,7 @@ async def ranked_choice(
     (the likeliest kind that has a choice left, then its likeliest element) but with each element's
     whole number scored; at `temperature` both are drawn from the model's probabilities. None when
     nothing is left."""
-    ids = sorted({int(e["id"]) for e in obs.data.get("elements", []) if "id" in e})
+    ids = listed_ids(obs)
     kinds = await _kind_scores(llm, messages, written, cache)
     open_kinds = {
         kind: lp
