@@ -21,6 +21,7 @@ import atexit
 import contextlib
 import os
 import threading
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +50,7 @@ _ALLOWED = {
 
 _LOADED: dict[tuple[str, int], tuple[Any, threading.Lock]] = {}
 _LOAD_LOCK = threading.Lock()
+_FORMATTERS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 
 def physical_cores() -> int:
@@ -244,6 +246,14 @@ class LlamaCppLLM(BaseLLM):
 
 def _chat_prompt(llama: Any, messages: list[Message]) -> str:
     """The prompt text the GGUF's chat template makes of `messages`, the assistant's turn opened."""
+    formatter = _FORMATTERS.get(llama)
+    if formatter is None:
+        formatter = _FORMATTERS[llama] = _chat_formatter(llama)
+    return formatter(messages=messages).prompt
+
+
+def _chat_formatter(llama: Any) -> Any:
+    """The GGUF's chat template compiled once per loaded model (a redraw scores several times a step)."""
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
     template = llama.metadata.get("tokenizer.chat_template")
@@ -251,12 +261,11 @@ def _chat_prompt(llama: Any, messages: list[Message]) -> str:
         raise LLMUnavailableError("this GGUF has no chat template: continuations cannot be scored")
     vocab = llama._model  # token texts, as Llama itself reads them for its chat handler
     eos, bos = llama.token_eos(), llama.token_bos()
-    formatter = Jinja2ChatFormatter(
+    return Jinja2ChatFormatter(
         template=template,
         eos_token=vocab.token_get_text(eos) if eos != -1 else "",
         bos_token=vocab.token_get_text(bos) if bos != -1 else "",
     )
-    return formatter(messages=messages).prompt
 
 
 def _next_logprobs(llama: Any, tokens: list[int]) -> Any:
