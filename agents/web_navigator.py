@@ -617,7 +617,7 @@ class WebNavigator(LLMAgent):
         explore_temperature: float = 0.5,
         explore_steer: bool = False,
         explore_draws: int = 4,
-        explore_rank: bool = False,
+        explore_rank: bool = True,
         replay_pace_s: float | None = None,
     ) -> None:
         self.history_steps = history_steps
@@ -1179,9 +1179,11 @@ class WebNavigator(LLMAgent):
     ) -> _Proposal | None:
         """The model's next choice with the `banned` ones left out; None when none is left.
 
-        By default the schema leaves them out and llama.cpp's grammar decodes the rest. With
-        `explore_rank` and a backend that scores continuations, the choice is ranked instead
-        (`web_rank`): the grammar lets a left-out element 1 become 10..19, digit by digit."""
+        With `explore_rank` (the default) and a backend that scores continuations (llama.cpp), the
+        choice is ranked (`web_rank`); else the schema leaves the banned ones out and grammar decoding
+        takes the rest, which lets a left-out element 1 become 10..19, digit by digit. Ranked, the
+        practice before session 2 solved 11 of 119 sampled episodes, against 6 of 118 decoded (stop 27
+        vs stop 26, same seeds)."""
         narrowed = elsewhere_schema(ctx.observation, banned)
         if narrowed is None:
             return None

@@ -7,7 +7,7 @@
 # PRACTICE=N gives the on arm up to N practice episodes per family it failed, before each later session.
 # OFF_BASELINE=FILE seeds the off arm with a results.jsonl measured before (bench/baselines/), so only the
 # on arm runs: valid while the memory-off path is unchanged since the commit its rows name (`code`).
-# ON_ARGS="..." adds flags to the on arm only (e.g. --explore-draws 6).
+# ON_ARGS="..." adds flags to the on arm only (e.g. --explore-draws 6, or --no-explore-rank for the grammar redraw).
 set -uo pipefail
 OUT=${OUT:-runs/web}
 MODEL=${MODEL:-qwen2.5-coder-1.5b}

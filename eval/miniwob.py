@@ -67,7 +67,7 @@ class MiniWoBEvalConfig(BaseModel):
     explore_draws: int = Field(4, ge=1)
     # rank a redraw's choices by the model's probability of each whole choice (backends that score
     # continuations: llama.cpp), instead of grammar decoding, which lets a left-out "1" become "10"
-    explore_rank: bool = False
+    explore_rank: bool = True
     practice: int = Field(0, ge=0)  # extra episodes per family failed last session, before the next one
     progress: bool = True
 

@@ -53,9 +53,9 @@ def eval_miniwob(
         help="redraws of such a step, each leaving out what retraced a failure, while the draw still retraces one",
     ),
     explore_rank: bool = typer.Option(
-        False,
-        help="redraw by the model's probability of each whole choice (llama.cpp), not by grammar decoding,"
-        " which turns a left-out element 1 into 10-19 digit by digit",
+        True,
+        help="redraw by the model's probability of each whole choice (backends that score continuations:"
+        " llama.cpp), not by grammar decoding, which turns a left-out element 1 into 10-19 digit by digit",
     ),
     practice: int = typer.Option(
         0,

@@ -36,6 +36,7 @@ from agentmem.envs.web import (
     element_action_error,
     ordinal,
 )
+from agentmem.llm.scoring import ContinuationScorer
 from agentmem.llm.scripted import ScriptedLLM
 from agentmem.types import EpisodeSummary, MemoryItem, Outcome, ScoreParts, SearchHit, Step, Task, Trajectory
 from tests.conftest import require_service
@@ -1584,7 +1585,7 @@ async def test_a_ranked_redraw_takes_the_likeliest_whole_choice_left():
     likely = {head: -0.1, '{"action":"type': -1.0, f'{head}","id":2': -1.2, f'{head}","id":10': -0.9}
     greedy = json.dumps({"action": "click", "id": 1}, separators=(",", ":"))
     model = ScoringLLM([greedy], likely=likely)
-    decision = await WebNavigator(explore_rank=True).act(
+    decision = await WebNavigator().act(
         ctx_for(task, observation(goal, page), model, recalled=[failure])
     )
     assert decision.action == WebAction(action="click", id=10) and decision.thought.startswith(SAMPLED)
@@ -1595,19 +1596,27 @@ async def test_a_ranked_redraw_takes_the_likeliest_whole_choice_left():
     typed = json.dumps({"action": "type", "id": 10, "text": "Section"})
     type_10 = '{"action":"type","id":10'
     model = ScoringLLM([greedy, typed], likely={**likely, head: -3.0, type_10: -0.5})
-    decision = await WebNavigator(explore_rank=True).act(
+    decision = await WebNavigator().act(
         ctx_for(task, observation(goal, page), model, recalled=[failure])
     )
     assert decision.action == WebAction(action="type", id=10, text="Section")
     fixed = model.calls[1]["json_schema"]["properties"]
     assert fixed["action"] == {"const": "type"} and fixed["id"] == {"const": 10}
     assert model.calls[1]["params"]["temperature"] == 0.0
-    # without the flag, or with a backend that cannot score, the grammar redraws as before
+    # with the flag off, or a backend that cannot score, the grammar redraws
     plain = ScoringLLM([greedy, json.dumps({"action": "click", "id": 2})], likely=likely)
     assert (
-        await WebNavigator().act(ctx_for(task, observation(goal, page), plain, recalled=[failure]))
+        await WebNavigator(explore_rank=False).act(
+            ctx_for(task, observation(goal, page), plain, recalled=[failure])
+        )
     ).action.id == 2
     assert plain.scored == [] and _schema_ids(plain.calls[1]) == [2, 10]
+    scripted = ScriptedLLM([greedy, json.dumps({"action": "click", "id": 2})])
+    assert not isinstance(scripted, ContinuationScorer)
+    assert (
+        await WebNavigator().act(ctx_for(task, observation(goal, page), scripted, recalled=[failure]))
+    ).action.id == 2
+    assert _schema_ids(scripted.calls[1]) == [2, 10]
 
 
 async def test_while_exploring_a_reask_may_not_take_the_repeated_choice_again():
