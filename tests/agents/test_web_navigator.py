@@ -1585,9 +1585,7 @@ async def test_a_ranked_redraw_takes_the_likeliest_whole_choice_left():
     likely = {head: -0.1, '{"action":"type': -1.0, f'{head}","id":2': -1.2, f'{head}","id":10': -0.9}
     greedy = json.dumps({"action": "click", "id": 1}, separators=(",", ":"))
     model = ScoringLLM([greedy], likely=likely)
-    decision = await WebNavigator().act(
-        ctx_for(task, observation(goal, page), model, recalled=[failure])
-    )
+    decision = await WebNavigator().act(ctx_for(task, observation(goal, page), model, recalled=[failure]))
     assert decision.action == WebAction(action="click", id=10) and decision.thought.startswith(SAMPLED)
     assert len(model.calls) == 1  # the greedy reply only: the click was ranked, not decoded
     kinds, ids = model.scored
@@ -1596,9 +1594,7 @@ async def test_a_ranked_redraw_takes_the_likeliest_whole_choice_left():
     typed = json.dumps({"action": "type", "id": 10, "text": "Section"})
     type_10 = '{"action":"type","id":10'
     model = ScoringLLM([greedy, typed], likely={**likely, head: -3.0, type_10: -0.5})
-    decision = await WebNavigator().act(
-        ctx_for(task, observation(goal, page), model, recalled=[failure])
-    )
+    decision = await WebNavigator().act(ctx_for(task, observation(goal, page), model, recalled=[failure]))
     assert decision.action == WebAction(action="type", id=10, text="Section")
     fixed = model.calls[1]["json_schema"]["properties"]
     assert fixed["action"] == {"const": "type"} and fixed["id"] == {"const": 10}
