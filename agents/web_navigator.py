@@ -84,6 +84,7 @@ _FINISH_LOCAL = "The task ends by itself when the goal is met (usually after cli
 _TARGET = "target: "
 REPLAYED = "[replayed] "  # thought prefix of a step taken from an exemplar without a model call
 SAMPLED = "[sampled] "  # thought prefix of a step the model chose while exploring (see explore_params)
+GUIDED = "[guided] "  # thought prefix of a replayed step whose text the model wrote (see `GuidedStep`)
 REPLAY_STOP = "replay_stop"  # episode state: the step where replay stopped or declined, and why
 _REPEAT_NOTE = (
     "You already did exactly that and it worked. Do the next part of the goal instead "
@@ -164,8 +165,27 @@ def failed_replays(hit: SearchHit, recalled: list[SearchHit], family: str = "") 
 
 
 def replayed_from(trajectory: Trajectory) -> list[str]:
-    """The exemplars this episode replayed steps of (each replayed step names its memory item)."""
+    """The exemplars this episode replayed steps of (each replayed step names its memory item).
+
+    None where a guided step's text (the model's own reading or sum) decided the outcome: a wrong
+    sum says nothing of the exemplar, and one counted failure would end its replay for good."""
+    if any(s.thought.startswith(GUIDED) for s in trajectory.steps):
+        return []
     return list(dict.fromkeys(s.memory_id for s in trajectory.steps if s.memory_id))
+
+
+@dataclass(frozen=True)
+class GuidedStep:
+    """An exemplar step replayed in part: its kind and element stand, the text is the model's.
+
+    Why: text that the goal does not hold was read off the exemplar's page or worked out there
+    (read-table's value, simple-arithmetic's sum), so it is wrong here; the step itself is not. The
+    model, shown this page, writes only the text (`complete_choice`), and replay goes on after it
+    (the Submit that follows) instead of handing every later step to the model."""
+
+    element: int
+    enter: bool
+    memory_id: str
 
 
 _TARGET_SHAPE = re.compile(r'(\S+) "(.*?)"(?: in "([^"]*)")?$')  # role "name" [in "anchor"]
@@ -328,7 +348,7 @@ def submits_search(action: WebAction, obs: Observation) -> bool:
 
 def step_target(step: Step) -> str | None:
     """The element an action was applied to, as recorded by `act` ('button "Submit"')."""
-    thought = step.thought.removeprefix(REPLAYED).removeprefix(SAMPLED).rstrip()
+    thought = step.thought.removeprefix(REPLAYED).removeprefix(SAMPLED).removeprefix(GUIDED).rstrip()
     return thought[len(_TARGET) :] if thought.startswith(_TARGET) else None
 
 
@@ -541,7 +561,7 @@ def _skippable(step: dict[str, Any], goal: str, obs: Observation) -> bool:
     )
 
 
-_READ_OFF_PAGE = "<what that page showed>"
+_READ_OFF_PAGE = "<the value that page asked for>"
 
 
 def _tabs(obs: Observation) -> list[dict[str, Any]]:
@@ -866,13 +886,14 @@ class WebNavigator(LLMAgent):
             # The element still helps (focus-text-2's 3rd box); the text is for the model to read here.
             where = f" element [{suggestion['id']}]" if "id" in suggestion else ""
             lines.append(
-                f"Its next step here would be to {suggestion['action']} into{where} what this page shows."
+                f"Its next step here would be to {suggestion['action']} into{where} the value this page"
+                " asks for, read off or worked out from this page."
             )
         elif suggestion is not None:
             lines.append("Its next step here would be: " + json.dumps(suggestion, separators=(",", ":")))
         return "\n".join(lines)
 
-    def replay_action(self, ctx: ActContext) -> tuple[WebAction, str] | None:
+    def replay_action(self, ctx: ActContext) -> tuple[WebAction, str] | GuidedStep | None:
         """The exemplar's next step as an action, when it is safe to take without the model.
 
         Safe means: every earlier step of this episode was replayed and worked, the exemplar's goal
@@ -916,7 +937,7 @@ class WebNavigator(LLMAgent):
             # Text the goal does not hold was read off the page or worked out (read-table's value,
             # an arithmetic answer): right for the exemplar's page only, even where goals read alike.
             if pos + 1 < len(steps) or step.get("enter"):
-                return self._stop_replay(ctx, "typed text not from the goal")
+                return self._guided(ctx, step, pos, hit.item.id)
             # As the exemplar's last step nothing was submitted: what the page took from it can only
             # be the box it went to (focus-text typed a word to focus a box). Click that box: focused
             # the same way; should the page want text, the model still has the steps left.
@@ -935,6 +956,40 @@ class WebNavigator(LLMAgent):
         ctx.state["replayed"] = done + 1
         ctx.state["replay_pos"] = pos + advance
         return action, hit.item.id
+
+    def _guided(self, ctx: ActContext, step: dict[str, Any], pos: int, item_id: str) -> GuidedStep | None:
+        """The exemplar's typing step with the text left to the model (`GuidedStep`), where its box
+        is found and unique here; else replay ends, as for any step whose element is not found."""
+        resolved = self._resolve(
+            {"action": "type", "target": step.get("target")}, ctx.observation, strict=True
+        )
+        if resolved is None or "id" not in resolved:
+            return self._stop_replay(ctx, "typed text not from the goal, its box not found")
+        ctx.state["replayed"] = len(ctx.history) + 1
+        ctx.state["replay_pos"] = pos + 1
+        return GuidedStep(element=int(resolved["id"]), enter=bool(step.get("enter")), memory_id=item_id)
+
+    async def _write_guided(self, ctx: ActContext, guided: GuidedStep) -> ActDecision:
+        """The model's text for a guided step, kind and element held by the schema."""
+        try:
+            action, completion = await complete_choice(
+                ctx.llm,
+                self.build_messages(ctx),
+                ("type", guided.element),
+                set(),
+                max_tokens=self.max_tokens,
+            )
+        except LLMError as exc:
+            return ActDecision(error=f"{type(exc).__name__}: {exc}")
+        action = action.model_copy(update={"enter": guided.enter})
+        target = self._target(action, ctx.observation)
+        return ActDecision(
+            action=action,
+            thought=GUIDED + (f"{_TARGET}{target}" if target else ""),
+            label=action_label(action, target),
+            usage=completion.usage if completion else Usage(),
+            memory_id=guided.memory_id,
+        )
 
     @staticmethod
     def _note_tabs_seen(ctx: ActContext) -> None:
@@ -1048,6 +1103,8 @@ class WebNavigator(LLMAgent):
     # -- acting --------------------------------------------------------------------------------
     async def act(self, ctx: ActContext) -> ActDecision:
         replayed = self.replay_action(ctx)
+        if isinstance(replayed, GuidedStep):
+            return await self._write_guided(ctx, replayed)
         if replayed is not None:
             action, item_id = replayed
             await self._pace_replay(ctx)
@@ -1347,9 +1404,11 @@ class WebNavigator(LLMAgent):
 
 
 __all__ = [
+    "GUIDED",
     "REPLAYED",
     "REPLAY_STOP",
     "SAMPLED",
+    "GuidedStep",
     "WebNavigator",
     "abstract_goal",
     "adapt",

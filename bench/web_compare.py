@@ -120,6 +120,7 @@ def compare(off_dir: Path, on_dir: Path) -> dict:
                 },
                 "on_replayed_episodes": _solved_of(on, keys, "replayed_steps"),
                 "on_sampled_episodes": _solved_of(on, keys, "sampled_steps"),
+                "on_guided_episodes": _solved_of(on, keys, "guided_steps"),
             }
         )
     ever = {
@@ -158,6 +159,8 @@ def main() -> None:
         print(f"  steps per success on the {b_n} tasks both arms solved: off {b_off}, on {b_on}")
         (rs, rn), (ss, sn) = s["on_replayed_episodes"], s["on_sampled_episodes"]
         print(f"  on: episodes with replayed steps solved {rs}/{rn}; with sampled steps solved {ss}/{sn}")
+        gs, gn = s["on_guided_episodes"]
+        print(f"  on: episodes with a guided step (exemplar's box, the model's text) solved {gs}/{gn}")
         print(
             f"  on: tasks solved in an earlier session {s['on_solved_before']}/{s['n']} (replay's headroom);"
             f" perfect reuse would make it {s['reuse_bound']}/{s['n']}"

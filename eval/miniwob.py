@@ -145,7 +145,7 @@ def relative_paths(paths: list[Path], out: Path) -> list[str]:
 
 def trajectory_details(traj: Trajectory, shots: list[str]) -> dict[str, Any]:
     """What a results row keeps of an episode: goal, actions, verdict, screenshots."""
-    from agentmem.agents.web_navigator import REPLAY_STOP, REPLAYED, SAMPLED
+    from agentmem.agents.web_navigator import GUIDED, REPLAY_STOP, REPLAYED, SAMPLED
     from agentmem.envs.web import WebAction
 
     actions = []
@@ -170,6 +170,7 @@ def trajectory_details(traj: Trajectory, shots: list[str]) -> dict[str, Any]:
         "tokens": traj.usage.prompt_tokens + traj.usage.completion_tokens,
         "replayed_steps": sum(1 for s in traj.steps if s.thought.startswith(REPLAYED)),
         "sampled_steps": sum(1 for s in traj.steps if s.thought.startswith(SAMPLED)),
+        "guided_steps": sum(1 for s in traj.steps if s.thought.startswith(GUIDED)),
         "replay_stop": traj.agent_state.get(REPLAY_STOP),
     }
 

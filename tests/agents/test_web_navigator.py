@@ -12,6 +12,7 @@ import pytest
 from agentmem.agents import web_navigator
 from agentmem.agents.base import ActContext
 from agentmem.agents.web_navigator import (
+    GUIDED,
     REPLAY_STOP,
     REPLAYED,
     SAMPLED,
@@ -1456,7 +1457,8 @@ async def test_a_link_the_goal_names_is_searched_for_behind_tabs_even_when_the_e
 
 async def test_text_the_goal_does_not_hold_is_left_to_the_model_even_for_the_same_goal():
     """read-table's goal is often the very same ("the value of Gender"); the value typed was read off
-    that page, so replaying it on another page would type the old person's gender."""
+    that page, so replaying it on another page would type the old person's gender. The step is
+    guided: its box stands, the model writes the text, and replay takes the Submit after it."""
     agent = WebNavigator()
     goal = "Enter the value of Gender into the text field and press Submit."
     steps = [
@@ -1465,17 +1467,53 @@ async def test_text_the_goal_does_not_hold_is_left_to_the_model_even_for_the_sam
     ]
     hit = _hit(agent.distil(_traj(goal, steps, True, family="read-table"), EpisodeSummary(goal="g"))[0])
     task = Task(id="read-table#1", env="miniwob", goal=goal, meta={"family": "read-table"})
-    page = [Element(id=1, role="textbox", value=""), Element(id=2, role="button", name="Submit")]
-    model = ScriptedLLM(default=json.dumps({"action": "type", "id": 1, "text": "Female"}))
+    # the model names another element and no enter: the guided step's box and enter stand
+    page = [
+        Element(id=1, role="textbox", value=""),
+        Element(id=2, role="button", name="Submit"),
+        Element(id=3, role="button", name="Other"),
+    ]
+    model = ScriptedLLM(default=json.dumps({"action": "type", "id": 3, "text": "Female"}))
     ctx = ctx_for(task, observation(goal, page), model, recalled=[hit])
     decision = await agent.act(ctx)
-    assert decision.action.text == "Female" and len(model.calls) == 1
-    assert ctx.state[REPLAY_STOP] == "step 1: typed text not from the goal"
+    assert decision.action.model_dump(exclude_defaults=True) == {"action": "type", "id": 1, "text": "Female"}
+    assert decision.thought.startswith(GUIDED) and decision.memory_id == hit.item.id
+    assert len(model.calls) == 1 and REPLAY_STOP not in ctx.state
     prompt = "\n".join(m["content"] for m in model.calls[0]["messages"])
-    assert "Male" not in prompt and "what that page showed" in prompt
+    assert "Male" not in prompt and "the value that page asked for" in prompt
     # the element is still suggested (focus-text-2's exemplar typed into the 3rd box), the text is not
-    assert "Its next step here would be to type into element [1] what this page shows." in prompt
+    assert "Its next step here would be to type into element [1] the value this page asks for" in prompt
     assert "All its steps are done" not in prompt
+    # replay goes on: the Submit is clicked without the model
+    ctx.history = [Step(i=0, action=decision.action.model_dump(), thought=decision.thought)]
+    submit = await agent.act(ctx)
+    assert submit.action.id == 2 and submit.thought.startswith(REPLAYED) and len(model.calls) == 1
+    # a failed episode with a guided step is no failed replay of the exemplar: the text was the model's
+    guided = [
+        Step(i=0, action=decision.action.model_dump(), thought=decision.thought, memory_id=hit.item.id),
+        Step(i=1, action=submit.action.model_dump(), thought=submit.thought, memory_id=hit.item.id),
+    ]
+    failure = agent.distil(_traj(goal, guided, False, family="read-table"), EpisodeSummary(goal="g"))[0]
+    assert failure.payload["replayed_from"] == []
+
+
+async def test_a_guided_step_whose_box_is_not_unique_ends_replay():
+    agent = WebNavigator()
+    goal = "Enter the value of Gender into the text field and press Submit."
+    steps = [
+        Step(i=0, action={"action": "type", "id": 1, "text": "Male"}, thought='target: textbox ""'),
+        Step(i=1, action={"action": "click", "id": 2}, thought='target: button "Submit"'),
+    ]
+    hit = _hit(agent.distil(_traj(goal, steps, True, family="read-table"), EpisodeSummary(goal="g"))[0])
+    task = Task(id="read-table#1", env="miniwob", goal=goal, meta={"family": "read-table"})
+    page = [Element(id=i, role="textbox", value="") for i in (1, 2)] + [
+        Element(id=3, role="button", name="Submit")
+    ]
+    model = ScriptedLLM(default=json.dumps({"action": "type", "id": 2, "text": "Female"}))
+    ctx = ctx_for(task, observation(goal, page), model, recalled=[hit])
+    decision = await agent.act(ctx)
+    assert decision.action.id == 2 and not decision.thought.startswith(GUIDED)
+    assert ctx.state[REPLAY_STOP] == "step 1: typed text not from the goal, its box not found"
 
 
 async def test_a_last_step_typing_text_the_goal_does_not_hold_is_replayed_as_a_click_on_its_box():
@@ -1498,8 +1536,9 @@ async def test_a_last_step_typing_text_the_goal_does_not_hold_is_replayed_as_a_c
     page = [*page, Element(id=4, role="button", name="Submit")]
     model = ScriptedLLM(default=json.dumps({"action": "type", "id": 3, "text": "x"}))
     ctx = ctx_for(task, observation(goal, page), model, recalled=[hit])
-    assert (await agent.act(ctx)).action.action == "type" and len(model.calls) == 1
-    assert ctx.state[REPLAY_STOP] == "step 1: typed text not from the goal"
+    decision = await agent.act(ctx)
+    assert (decision.action.action, decision.action.id, decision.action.text) == ("type", 3, "x")
+    assert decision.thought.startswith(GUIDED) and len(model.calls) == 1
 
 
 async def test_a_section_numbered_otherwise_is_opened_in_its_place_and_a_submit_in_view_is_not_clicked_first():
