@@ -960,14 +960,24 @@ class WebNavigator(LLMAgent):
     def _guided(self, ctx: ActContext, step: dict[str, Any], pos: int, item_id: str) -> GuidedStep | None:
         """The exemplar's typing step with the text left to the model (`GuidedStep`), where its box
         is found and unique here; else replay ends, as for any step whose element is not found."""
-        resolved = self._resolve(
-            {"action": "type", "target": step.get("target")}, ctx.observation, strict=True
-        )
-        if resolved is None or "id" not in resolved:
+        obs = ctx.observation
+        resolved = self._resolve({"action": "type", "target": step.get("target")}, obs, strict=True)
+        box = resolved.get("id") if resolved else self._only_box(step, goal_of(ctx.task, obs), obs)
+        if box is None:
             return self._stop_replay(ctx, "typed text not from the goal, its box not found")
         ctx.state["replayed"] = len(ctx.history) + 1
         ctx.state["replay_pos"] = pos + 1
-        return GuidedStep(element=int(resolved["id"]), enter=bool(step.get("enter")), memory_id=item_id)
+        return GuidedStep(element=int(box), enter=bool(step.get("enter")), memory_id=item_id)
+
+    @staticmethod
+    def _only_box(step: dict[str, Any], goal: str, obs: Observation) -> int | None:
+        """The page's one element of the step's role, where the exemplar's box was named by its own
+        page (simple-arithmetic labels its box with the sum: "2 x 1 =", never again the same)."""
+        role, name = parse_target(step.get("target"))
+        if not name or name.casefold() in goal.casefold() or target_anchor(step.get("target")):
+            return None
+        same_role = [e for e in obs.data.get("elements", []) if e.get("role") == role]
+        return int(same_role[0]["id"]) if len(same_role) == 1 else None
 
     async def _write_guided(self, ctx: ActContext, guided: GuidedStep) -> ActDecision:
         """The model's text for a guided step, kind and element held by the schema."""

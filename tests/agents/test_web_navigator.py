@@ -1497,6 +1497,34 @@ async def test_text_the_goal_does_not_hold_is_left_to_the_model_even_for_the_sam
     assert failure.payload["replayed_from"] == []
 
 
+async def test_a_guided_box_named_by_its_own_page_is_the_page_s_only_box_of_that_role():
+    """simple-arithmetic labels its box with the sum ("2 x 1 ="): the next instance's box is the
+    page's only text box, whatever its label."""
+    agent = WebNavigator()
+    goal = "Solve the math problem and type your answer into the textbox. Press submit when done."
+    steps = [
+        Step(i=0, action={"action": "type", "id": 1, "text": "2"}, thought='target: textbox "2 x 1 ="'),
+        Step(i=1, action={"action": "click", "id": 2}, thought='target: button "Submit"'),
+    ]
+    hit = _hit(
+        agent.distil(_traj(goal, steps, True, family="simple-arithmetic"), EpisodeSummary(goal="g"))[0]
+    )
+    task = Task(id="simple-arithmetic#1", env="miniwob", goal=goal, meta={"family": "simple-arithmetic"})
+    page = [
+        Element(id=1, role="textbox", name="0 + 5 =", value=""),
+        Element(id=2, role="button", name="Submit"),
+    ]
+    model = ScriptedLLM(default=json.dumps({"action": "type", "id": 1, "text": "5"}))
+    ctx = ctx_for(task, observation(goal, page), model, recalled=[hit])
+    decision = await agent.act(ctx)
+    assert decision.thought.startswith(GUIDED) and (decision.action.id, decision.action.text) == (1, "5")
+    # two boxes: which one the sum went to is the model's call, and replay ends
+    page = [Element(id=3, role="textbox", name="note", value=""), *page]
+    ctx = ctx_for(task, observation(goal, page), model, recalled=[hit])
+    assert not (await agent.act(ctx)).thought.startswith(GUIDED)
+    assert ctx.state[REPLAY_STOP] == "step 1: typed text not from the goal, its box not found"
+
+
 async def test_a_guided_step_whose_box_is_not_unique_ends_replay():
     agent = WebNavigator()
     goal = "Enter the value of Gender into the text field and press Submit."
