@@ -959,7 +959,8 @@ class WebNavigator(LLMAgent):
 
     def _guided(self, ctx: ActContext, step: dict[str, Any], pos: int, item_id: str) -> GuidedStep | None:
         """The exemplar's typing step with the text left to the model (`GuidedStep`), where its box
-        is found and unique here; else replay ends, as for any step whose element is not found."""
+        is found and unique here (or is the page's only box of its kind, `_only_box`); else replay
+        ends, as for any step whose element is not found."""
         obs = ctx.observation
         resolved = self._resolve({"action": "type", "target": step.get("target")}, obs, strict=True)
         box = resolved.get("id") if resolved else self._only_box(step, goal_of(ctx.task, obs), obs)
