@@ -981,11 +981,15 @@ class WebNavigator(LLMAgent):
         return int(same_role[0]["id"]) if len(same_role) == 1 else None
 
     async def _write_guided(self, ctx: ActContext, guided: GuidedStep) -> ActDecision:
-        """The model's text for a guided step, kind and element held by the schema."""
+        """The model's text for a guided step, kind and element held by the schema, from this page
+        alone: the notes from memory show other pages' labels and values (stop 28 probe, the run's
+        real recall for simple-arithmetic — its exemplar's 'type textbox "9 - 8 =" "1"', five
+        failed simple-algebra answers, the coach's advice — on 6 pages: with the notes 3 sums right,
+        once the exemplar's label "9 - 8 =" typed; without them 4 right)."""
         try:
             action, completion = await complete_choice(
                 ctx.llm,
-                self.build_messages(ctx),
+                self.build_messages(ctx, with_notes=False),
                 ("type", guided.element),
                 set(),
                 max_tokens=self.max_tokens,
@@ -1103,9 +1107,9 @@ class WebNavigator(LLMAgent):
         text = _OLD_IDS.sub("", " ".join(item.text.split()))
         return f"[{label}] {text[:300]}"
 
-    def build_messages(self, ctx: ActContext) -> list[Message]:
+    def build_messages(self, ctx: ActContext, *, with_notes: bool = True) -> list[Message]:
         messages: list[Message] = [{"role": "system", "content": self.system_prompt(ctx.task)}]
-        notes = self.memory_notes(ctx) if (ctx.advice or ctx.recalled) else ""
+        notes = self.memory_notes(ctx) if with_notes and (ctx.advice or ctx.recalled) else ""
         if notes:
             messages.append({"role": "system", "content": "Notes from memory of earlier episodes:\n" + notes})
         messages.append({"role": "user", "content": self.user_prompt(ctx)})

@@ -1479,11 +1479,14 @@ async def test_text_the_goal_does_not_hold_is_left_to_the_model_even_for_the_sam
     assert decision.action.model_dump(exclude_defaults=True) == {"action": "type", "id": 1, "text": "Female"}
     assert decision.thought.startswith(GUIDED) and decision.memory_id == hit.item.id
     assert len(model.calls) == 1 and REPLAY_STOP not in ctx.state
+    # the text is written from this page alone: no other page's labels or values in view
     prompt = "\n".join(m["content"] for m in model.calls[0]["messages"])
-    assert "Male" not in prompt and "the value that page asked for" in prompt
-    # the element is still suggested (focus-text-2's exemplar typed into the 3rd box), the text is not
-    assert "Its next step here would be to type into element [1] the value this page asks for" in prompt
-    assert "All its steps are done" not in prompt
+    assert "Male" not in prompt and "Notes from memory" not in prompt and "Next action" in prompt
+    # where the model takes the step itself (replay off), the hint names the element, not the text
+    notes = agent.memory_notes(ctx_for(task, observation(goal, page), model, recalled=[hit]))
+    assert "Male" not in notes and "the value that page asked for" in notes
+    assert "Its next step here would be to type into element [1] the value this page asks for" in notes
+    assert "All its steps are done" not in notes
     # replay goes on: the Submit is clicked without the model
     ctx.history = [Step(i=0, action=decision.action.model_dump(), thought=decision.thought)]
     submit = await agent.act(ctx)
