@@ -982,10 +982,10 @@ class WebNavigator(LLMAgent):
 
     async def _write_guided(self, ctx: ActContext, guided: GuidedStep) -> ActDecision:
         """The model's text for a guided step, kind and element held by the schema, from this page
-        alone: the notes from memory show other pages' labels and values (stop 28 probe, the run's
-        real recall for simple-arithmetic — its exemplar's 'type textbox "9 - 8 =" "1"', five
-        failed simple-algebra answers, the coach's advice — on 6 pages: with the notes 3 sums right,
-        once the exemplar's label "9 - 8 =" typed; without them 4 right)."""
+        alone: the notes from memory show other pages' labels and values (`bench/guided_text_probe.py`
+        at stop 28, the run's real recall for simple-arithmetic — its exemplar's 'type textbox
+        "9 - 8 =" "1"', five failed simple-algebra answers, the coach's advice — on 6 fresh pages:
+        with the notes 3 sums right and 3 box labels typed as the answer, without them 5 right)."""
         try:
             action, completion = await complete_choice(
                 ctx.llm,
