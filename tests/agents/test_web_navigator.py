@@ -1455,11 +1455,8 @@ async def test_a_link_the_goal_names_is_searched_for_behind_tabs_even_when_the_e
     assert (await agent.act(ctx)).action.id == 10
 
 
-async def test_text_the_goal_does_not_hold_is_left_to_the_model_even_for_the_same_goal():
-    """read-table's goal is often the very same ("the value of Gender"); the value typed was read off
-    that page, so replaying it on another page would type the old person's gender. The step is
-    guided: its box stands, the model writes the text, and replay takes the Submit after it."""
-    agent = WebNavigator()
+def _read_table_exemplar(agent: WebNavigator) -> tuple[str, Task, SearchHit]:
+    """read-table's goal, a new task of it, and a recalled success that typed "Male" and submitted."""
     goal = "Enter the value of Gender into the text field and press Submit."
     steps = [
         Step(i=0, action={"action": "type", "id": 1, "text": "Male"}, thought='target: textbox ""'),
@@ -1467,6 +1464,15 @@ async def test_text_the_goal_does_not_hold_is_left_to_the_model_even_for_the_sam
     ]
     hit = _hit(agent.distil(_traj(goal, steps, True, family="read-table"), EpisodeSummary(goal="g"))[0])
     task = Task(id="read-table#1", env="miniwob", goal=goal, meta={"family": "read-table"})
+    return goal, task, hit
+
+
+async def test_text_the_goal_does_not_hold_is_left_to_the_model_even_for_the_same_goal():
+    """read-table's goal is often the very same ("the value of Gender"); the value typed was read off
+    that page, so replaying it on another page would type the old person's gender. The step is
+    guided: its box stands, the model writes the text, and replay takes the Submit after it."""
+    agent = WebNavigator()
+    goal, task, hit = _read_table_exemplar(agent)
     # the model names another element and no enter: the guided step's box and enter stand
     page = [
         Element(id=1, role="textbox", value=""),
@@ -1530,13 +1536,7 @@ async def test_a_guided_box_named_by_its_own_page_is_the_page_s_only_box_of_that
 
 async def test_a_guided_step_whose_box_is_not_unique_ends_replay():
     agent = WebNavigator()
-    goal = "Enter the value of Gender into the text field and press Submit."
-    steps = [
-        Step(i=0, action={"action": "type", "id": 1, "text": "Male"}, thought='target: textbox ""'),
-        Step(i=1, action={"action": "click", "id": 2}, thought='target: button "Submit"'),
-    ]
-    hit = _hit(agent.distil(_traj(goal, steps, True, family="read-table"), EpisodeSummary(goal="g"))[0])
-    task = Task(id="read-table#1", env="miniwob", goal=goal, meta={"family": "read-table"})
+    goal, task, hit = _read_table_exemplar(agent)
     page = [Element(id=i, role="textbox", value="") for i in (1, 2)] + [
         Element(id=3, role="button", name="Submit")
     ]
