@@ -937,7 +937,7 @@ class WebNavigator(LLMAgent):
             # Text the goal does not hold was read off the page or worked out (read-table's value,
             # an arithmetic answer): right for the exemplar's page only, even where goals read alike.
             if pos + 1 < len(steps) or step.get("enter"):
-                return self._guided(ctx, step, pos, hit.item.id)
+                return self._guided(ctx, steps, pos, hit.item.id)
             # As the exemplar's last step nothing was submitted: what the page took from it can only
             # be the box it went to (focus-text typed a word to focus a box). Click that box: focused
             # the same way; should the page want text, the model still has the steps left.
@@ -957,18 +957,31 @@ class WebNavigator(LLMAgent):
         ctx.state["replay_pos"] = pos + advance
         return action, hit.item.id
 
-    def _guided(self, ctx: ActContext, step: dict[str, Any], pos: int, item_id: str) -> GuidedStep | None:
-        """The exemplar's typing step with the text left to the model (`GuidedStep`), where its box
-        is found and unique here (or is the page's only box of its kind, `_only_box`); else replay
-        ends, as for any step whose element is not found."""
-        obs = ctx.observation
-        resolved = self._resolve({"action": "type", "target": step.get("target")}, obs, strict=True)
-        box = resolved.get("id") if resolved else self._only_box(step, goal_of(ctx.task, obs), obs)
-        if box is None:
+    def _guided(
+        self, ctx: ActContext, steps: list[dict[str, Any]], pos: int, item_id: str
+    ) -> GuidedStep | None:
+        """The exemplar's typing step `steps[pos]` with the text left to the model (`GuidedStep`),
+        where its box is found and unique here (or is the page's only box of its kind, `_only_box`)
+        and so is every later such box: a form guided half-way hands the model a half-filled form
+        (read-table-2: the model submitted it with its second box empty). Else replay ends, as for
+        any step whose element is not found."""
+        obs, goal = ctx.observation, goal_of(ctx.task, ctx.observation)
+        boxes = [
+            self._guided_box(later, goal, obs)
+            for later in steps[pos:]
+            if later["action"] == "type" and not typed_from_goal(later, goal)
+        ]
+        if None in boxes:
             return self._stop_replay(ctx, "typed text not from the goal, its box not found")
         ctx.state["replayed"] = len(ctx.history) + 1
         ctx.state["replay_pos"] = pos + 1
-        return GuidedStep(element=int(box), enter=bool(step.get("enter")), memory_id=item_id)
+        return GuidedStep(element=int(boxes[0]), enter=bool(steps[pos].get("enter")), memory_id=item_id)
+
+    @classmethod
+    def _guided_box(cls, step: dict[str, Any], goal: str, obs: Observation) -> int | None:
+        """A guided step's box on this page: the exemplar's, found and unique, else `_only_box`."""
+        resolved = cls._resolve({"action": "type", "target": step.get("target")}, obs, strict=True)
+        return resolved.get("id") if resolved else cls._only_box(step, goal, obs)
 
     @staticmethod
     def _only_box(step: dict[str, Any], goal: str, obs: Observation) -> int | None:

@@ -1534,6 +1534,32 @@ async def test_a_guided_box_named_by_its_own_page_is_the_page_s_only_box_of_that
     assert ctx.state[REPLAY_STOP] == "step 1: typed text not from the goal, its box not found"
 
 
+async def test_a_form_is_guided_only_where_every_box_it_typed_into_is_found():
+    """read-table-2 types two values read off the page into two boxes named by their fields: where the
+    second field differs here, guiding the first would hand the model a half-filled form."""
+    agent = WebNavigator()
+    goal = "Enter the value that corresponds with each label into the form and submit when done."
+    steps = [
+        Step(i=0, action={"action": "type", "id": 1, "text": "Islam"}, thought='target: textbox "Religion"'),
+        Step(i=1, action={"action": "type", "id": 2, "text": "Kim"}, thought='target: textbox "Last name"'),
+        Step(i=2, action={"action": "click", "id": 3}, thought='target: button "Submit"'),
+    ]
+    hit = _hit(agent.distil(_traj(goal, steps, True, family="read-table-2"), EpisodeSummary(goal="g"))[0])
+    task = Task(id="read-table-2#1", env="miniwob", goal=goal, meta={"family": "read-table-2"})
+    model = ScriptedLLM(default=json.dumps({"action": "type", "id": 1, "text": "Hinduism"}))
+    same = [
+        Element(id=1, role="textbox", name="Religion", value=""),
+        Element(id=2, role="textbox", name="Last name", value=""),
+        Element(id=3, role="button", name="Submit"),
+    ]
+    decision = await agent.act(ctx_for(task, observation(goal, same), model, recalled=[hit]))
+    assert decision.thought.startswith(GUIDED) and decision.action.id == 1
+    other = [same[0], Element(id=2, role="textbox", name="Age", value=""), same[2]]
+    ctx = ctx_for(task, observation(goal, other), model, recalled=[hit])
+    assert not (await agent.act(ctx)).thought.startswith(GUIDED)
+    assert ctx.state[REPLAY_STOP] == "step 1: typed text not from the goal, its box not found"
+
+
 async def test_a_guided_step_whose_box_is_not_unique_ends_replay():
     agent = WebNavigator()
     goal, task, hit = _read_table_exemplar(agent)
