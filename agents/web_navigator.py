@@ -346,6 +346,11 @@ def submits_search(action: WebAction, obs: Observation) -> bool:
     )
 
 
+def _thought(prefix: str, target: str | None) -> str:
+    """A step's thought: how it was chosen (`REPLAYED`, `SAMPLED`, `GUIDED` or none), then its element."""
+    return prefix + (f"{_TARGET}{target}" if target else "")
+
+
 def step_target(step: Step) -> str | None:
     """The element an action was applied to, as recorded by `act` ('button "Submit"')."""
     thought = step.thought.removeprefix(REPLAYED).removeprefix(SAMPLED).removeprefix(GUIDED).rstrip()
@@ -562,6 +567,11 @@ def _skippable(step: dict[str, Any], goal: str, obs: Observation) -> bool:
 
 
 _READ_OFF_PAGE = "<the value that page asked for>"
+
+
+def _types_off_page(step: dict[str, Any], goal: str) -> bool:
+    """A typing step whose text the goal does not hold: read off its page or worked out there."""
+    return step["action"] == "type" and not typed_from_goal(step, goal)
 
 
 def _tabs(obs: Observation) -> list[dict[str, Any]]:
@@ -872,10 +882,7 @@ class WebNavigator(LLMAgent):
         done = sum(1 for s in ctx.history if s.action is not None and not s.error)
         # Text the goal does not hold was read off the exemplar's page (read-table's value): shown as
         # such, never as a value to type here (the 1.5B copied the old person's gender).
-        steps = [
-            {**s, "text": _READ_OFF_PAGE} if s["action"] == "type" and not typed_from_goal(s, goal) else s
-            for s in steps
-        ]
+        steps = [{**s, "text": _READ_OFF_PAGE} if _types_off_page(s, goal) else s for s in steps]
         lines = ["A past success on this kind of task, adapted to your goal:"]
         lines.append(quote_untrusted("\n".join(render_step_plan(steps)), source="memory"))
         if done >= len(steps):
@@ -933,7 +940,7 @@ class WebNavigator(LLMAgent):
             # (seen: click-widget's "text" exemplar clicked a text box for a "button" widget). Typing
             # is different: the text carries the new goal's entity, the box is just the box.
             return self._stop_replay(ctx, "unnamed element on another goal")
-        if step["action"] == "type" and not typed_from_goal(step, goal):
+        if _types_off_page(step, goal):
             # Text the goal does not hold was read off the page or worked out (read-table's value,
             # an arithmetic answer): right for the exemplar's page only, even where goals read alike.
             if pos + 1 < len(steps) or step.get("enter"):
@@ -953,8 +960,7 @@ class WebNavigator(LLMAgent):
             action = WebAction.model_validate(resolved)
         except ValueError:
             return self._stop_replay(ctx, "step not a valid action")
-        ctx.state["replayed"] = done + 1
-        ctx.state["replay_pos"] = pos + advance
+        self._advance_replay(ctx, pos + advance)
         return action, hit.item.id
 
     def _guided(
@@ -966,16 +972,17 @@ class WebNavigator(LLMAgent):
         (read-table-2: the model submitted it with its second box empty). Else replay ends, as for
         any step whose element is not found."""
         obs, goal = ctx.observation, goal_of(ctx.task, ctx.observation)
-        boxes = [
-            self._guided_box(later, goal, obs)
-            for later in steps[pos:]
-            if later["action"] == "type" and not typed_from_goal(later, goal)
-        ]
+        boxes = [self._guided_box(later, goal, obs) for later in steps[pos:] if _types_off_page(later, goal)]
         if None in boxes:
             return self._stop_replay(ctx, "typed text not from the goal, its box not found")
-        ctx.state["replayed"] = len(ctx.history) + 1
-        ctx.state["replay_pos"] = pos + 1
+        self._advance_replay(ctx, pos + 1)
         return GuidedStep(element=int(boxes[0]), enter=bool(steps[pos].get("enter")), memory_id=item_id)
+
+    @staticmethod
+    def _advance_replay(ctx: ActContext, next_pos: int) -> None:
+        """Replay took this step: the next step is replay's too, at the exemplar's `next_pos`."""
+        ctx.state["replayed"] = len(ctx.history) + 1
+        ctx.state["replay_pos"] = next_pos
 
     @classmethod
     def _guided_box(cls, step: dict[str, Any], goal: str, obs: Observation) -> int | None:
@@ -1013,7 +1020,7 @@ class WebNavigator(LLMAgent):
         target = self._target(action, ctx.observation)
         return ActDecision(
             action=action,
-            thought=GUIDED + (f"{_TARGET}{target}" if target else ""),
+            thought=_thought(GUIDED, target),
             label=action_label(action, target),
             usage=completion.usage if completion else Usage(),
             memory_id=guided.memory_id,
@@ -1139,7 +1146,7 @@ class WebNavigator(LLMAgent):
             target = self._target(action, ctx.observation)
             return ActDecision(
                 action=action,
-                thought=REPLAYED + (f"{_TARGET}{target}" if target else ""),
+                thought=_thought(REPLAYED, target),
                 label=action_label(action, target),
                 memory_id=item_id,
             )
@@ -1163,7 +1170,7 @@ class WebNavigator(LLMAgent):
         # meaningful after the ids are gone (exemplars, workflows).
         return ActDecision(
             action=action,
-            thought=(SAMPLED if sampling else "") + (f"{_TARGET}{target}" if target else ""),
+            thought=_thought(SAMPLED if sampling else "", target),
             label=action_label(action, target),
             usage=usage,
         )
