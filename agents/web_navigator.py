@@ -223,14 +223,21 @@ def element_words(element: dict[str, Any]) -> set[str]:
     words = _word_set(str(element.get("name", ""))) | _word_set(str(element.get("near", "")))
     if element.get("nth"):
         words.add(ordinal(int(element["nth"])))
+    if element.get("tag"):
+        words.add(tag_word(str(element["tag"])))
     return words
+
+
+def tag_word(tag: str) -> str:
+    """An element's tag as an anchor word ("<input>"): no goal says it, so it never matches one."""
+    return f"<{tag.casefold()}>"
 
 
 _LABEL_WORDS = 4  # a twin field's row text this short reads as its label ("Director Name")
 _FIELD_ROLES = frozenset({"textbox", "searchbox", "spinbutton", "combobox", "listbox", "radio", "checkbox"})
 
 
-def anchor_of(element: dict[str, Any], goal: str) -> str:
+def anchor_of(element: dict[str, Any], goal: str, *, tag_apart: bool = False) -> str:
     """The goal's words that single this element out: "Karlen" for the star in the row of the email
     by Karlen (one of twin ".star" icons) and for that email's row itself (named by sender *and*
     subject, which the next instance does not share), "3rd" for the third of three unnamed text
@@ -239,7 +246,10 @@ def anchor_of(element: dict[str, Any], goal: str) -> str:
     A twin that none of the goal's words single out is known by a short label beside it if it is a
     form field (an unnamed box next to "Director Name": labels stay, a form's layout may not; a
     row's icon sits beside content, which changes), else by its place (the 2nd of two "Password"
-    boxes). The name all twins share tells none apart, so its words are left out."""
+    boxes). A twin with no such label whose tag none of its twins share (`tag_apart`: copy-paste's
+    answer `<input>` beside the `<textarea>` it copies from, the two in either order) is known by
+    its tag, which the next instance keeps where the place may swap. The name all twins share
+    tells none apart, so its words are left out."""
     goal_words = [w for w in dict.fromkeys(_words(goal)) if w.casefold() not in _ANCHOR_SKIP and len(w) > 1]
     name_words = _word_set(str(element.get("name", "")))
     if not element.get("nth"):
@@ -254,9 +264,25 @@ def anchor_of(element: dict[str, Any], goal: str) -> str:
     own = element_words(element) - name_words
     by_goal = " ".join(w for w in goal_words if w.casefold() in own)
     label = _words(str(element.get("near", ""))) if element.get("role") in _FIELD_ROLES else []
-    if by_goal or not label or len(label) > _LABEL_WORDS:
-        return by_goal or ordinal(int(element["nth"]))
-    return " ".join(label)
+    if by_goal:
+        return by_goal
+    if label and len(label) <= _LABEL_WORDS:
+        return " ".join(label)
+    if tag_apart and element.get("tag"):
+        return tag_word(str(element["tag"]))
+    return ordinal(int(element["nth"]))
+
+
+def _tag_apart(element: dict[str, Any], elements: list[dict[str, Any]]) -> bool:
+    """Whether no twin of `element` (same role and name) on the page has its tag."""
+    twins = [
+        e
+        for e in elements
+        if e is not element
+        and e.get("role") == element.get("role")
+        and e.get("name", "") == element.get("name", "")
+    ]
+    return bool(twins) and all(e.get("tag") != element.get("tag") for e in twins)
 
 
 def _names_something(word: str) -> bool:
@@ -1367,10 +1393,11 @@ class WebNavigator(LLMAgent):
         """The element as role, name and, for one of twins, the goal's words that single it out."""
         if action.id is None:
             return None
-        for e in obs.data.get("elements", []):
+        elements = obs.data.get("elements", [])
+        for e in elements:
             if e.get("id") == action.id:
                 target = f'{e.get("role", "")} "{e.get("name", "")}"'
-                anchor = anchor_of(e, str(obs.data.get("goal", "")))
+                anchor = anchor_of(e, str(obs.data.get("goal", "")), tag_apart=_tag_apart(e, elements))
                 return target + (f' in "{anchor}"' if anchor else "")
         return None
 

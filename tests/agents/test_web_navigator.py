@@ -1560,6 +1560,41 @@ async def test_a_form_is_guided_only_where_every_box_it_typed_into_is_found():
     assert ctx.state[REPLAY_STOP] == "step 1: typed text not from the goal, its box not found"
 
 
+async def test_twin_boxes_of_different_tags_are_known_by_their_tag_where_their_order_swaps():
+    """copy-paste puts its source `<textarea>` and its answer `<input>` in either order, both unnamed
+    text boxes: the step the model took is recorded by the box's tag, not its place, so the guided
+    step on a page with the order swapped types into the answer box, not the source."""
+    agent = WebNavigator()
+    goal = "Copy the text in the textarea below, paste it into the textbox and press Submit."
+    task = Task(id="copy-paste#1", env="miniwob", goal=goal, meta={"family": "copy-paste"})
+    source_first = [
+        Element(id=1, role="textbox", tag="textarea", value="Lorem ipsum", nth=1),
+        Element(id=2, role="textbox", tag="input", value="", nth=2),
+        Element(id=3, role="button", name="Submit", tag="button"),
+    ]
+    model = ScriptedLLM(default=json.dumps({"action": "type", "id": 2, "text": "Lorem ipsum"}))
+    decision = await agent.act(ctx_for(task, observation(goal, source_first), model))
+    assert decision.thought.endswith('textbox "" in "<input>"')
+    steps = [
+        Step(i=0, action=decision.action.model_dump(), thought=decision.thought),
+        Step(i=1, action={"action": "click", "id": 3}, thought='target: button "Submit"'),
+    ]
+    hit = _hit(agent.distil(_traj(goal, steps, True, family="copy-paste"), EpisodeSummary(goal="g"))[0])
+    answer_first = [
+        Element(id=1, role="textbox", tag="input", value="", nth=1),
+        Element(id=2, role="textbox", tag="textarea", value="Dolor sit", nth=2),
+        Element(id=3, role="button", name="Submit", tag="button"),
+    ]
+    model = ScriptedLLM(default=json.dumps({"action": "type", "id": 2, "text": "Dolor sit"}))
+    guided = await agent.act(ctx_for(task, observation(goal, answer_first), model, recalled=[hit]))
+    assert guided.thought.startswith(GUIDED) and (guided.action.id, guided.action.text) == (1, "Dolor sit")
+    # twins of one tag are still known by their place (or a label), as before
+    same_tag = [Element(id=i, role="textbox", tag="input", value="", nth=i) for i in (1, 2)]
+    model = ScriptedLLM(default=json.dumps({"action": "type", "id": 2, "text": "x"}))
+    decision = await agent.act(ctx_for(task, observation(goal, same_tag), model))
+    assert decision.thought.endswith('textbox "" in "2nd"')
+
+
 async def test_a_guided_step_whose_box_is_not_unique_ends_replay():
     agent = WebNavigator()
     goal, task, hit = _read_table_exemplar(agent)
