@@ -600,6 +600,26 @@ def _types_off_page(step: dict[str, Any], goal: str) -> bool:
     return step["action"] == "type" and not typed_from_goal(step, goal)
 
 
+def _page_named_boxes(typed: list[dict[str, Any]], goal: str, obs: Observation) -> list[int] | None:
+    """The page's boxes for the exemplar's typing steps `typed`, where every box they typed into was
+    named by the exemplar's own page (not by the goal, no anchor: simple-arithmetic's box labelled
+    with its sum "2 x 1 =", read-table-2's two boxes labelled with the fields it drew, "Religion"
+    and "Last name") and this page has as many boxes of that role as they used: the page's boxes in
+    its order stand for theirs in the order first typed into. The model writes each box's text with
+    its label in view, so which box comes first matters not. None where that does not hold."""
+    targets = list(dict.fromkeys(str(step.get("target", "")) for step in typed))
+    roles = {parse_target(t)[0] for t in targets}
+    if len(roles) != 1 or any(
+        not parse_target(t)[1] or parse_target(t)[1].casefold() in goal.casefold() or target_anchor(t)
+        for t in targets
+    ):
+        return None
+    boxes = [int(e["id"]) for e in obs.data.get("elements", []) if e.get("role") in roles]
+    if len(boxes) != len(targets):
+        return None
+    return [boxes[targets.index(str(step.get("target", "")))] for step in typed]
+
+
 def _tabs(obs: Observation) -> list[dict[str, Any]]:
     return [e for e in obs.data.get("elements", []) if e.get("role") == "tab"]
 
@@ -993,16 +1013,21 @@ class WebNavigator(LLMAgent):
         self, ctx: ActContext, steps: list[dict[str, Any]], pos: int, item_id: str
     ) -> GuidedStep | None:
         """The exemplar's typing step `steps[pos]` with the text left to the model (`GuidedStep`),
-        where its box is found and unique here (or is the page's only box of its kind, `_only_box`)
-        and so is every later such box: a form guided half-way hands the model a half-filled form
-        (read-table-2: the model submitted it with its second box empty). Else replay ends, as for
-        any step whose element is not found."""
+        where its box is found here (`_guided_boxes`) and so is every later such box: a form guided
+        half-way hands the model a half-filled form (read-table-2: the model submitted it with its
+        second box empty). Else replay ends, as for any step whose element is not found."""
         obs, goal = ctx.observation, goal_of(ctx.task, ctx.observation)
-        boxes = [self._guided_box(later, goal, obs) for later in steps[pos:] if _types_off_page(later, goal)]
-        if None in boxes:
+        boxes = self._guided_boxes(steps, goal, obs)
+        if any(boxes[k] is None for k in boxes if k >= pos):
             return self._stop_replay(ctx, "typed text not from the goal, its box not found")
         self._advance_replay(ctx, pos + 1)
-        return GuidedStep(element=int(boxes[0]), enter=bool(steps[pos].get("enter")), memory_id=item_id)
+        return GuidedStep(element=int(boxes[pos]), enter=bool(steps[pos].get("enter")), memory_id=item_id)
+
+    @classmethod
+    def _box_id(cls, step: dict[str, Any], obs: Observation) -> int | None:
+        """The id of the step's box on this page, found and unique, else None."""
+        resolved = cls._resolve({"action": "type", "target": step.get("target")}, obs, strict=True)
+        return int(resolved["id"]) if resolved and resolved.get("id") is not None else None
 
     @staticmethod
     def _advance_replay(ctx: ActContext, next_pos: int) -> None:
@@ -1011,20 +1036,18 @@ class WebNavigator(LLMAgent):
         ctx.state["replay_pos"] = next_pos
 
     @classmethod
-    def _guided_box(cls, step: dict[str, Any], goal: str, obs: Observation) -> int | None:
-        """A guided step's box on this page: the exemplar's, found and unique, else `_only_box`."""
-        resolved = cls._resolve({"action": "type", "target": step.get("target")}, obs, strict=True)
-        return resolved.get("id") if resolved else cls._only_box(step, goal, obs)
-
-    @staticmethod
-    def _only_box(step: dict[str, Any], goal: str, obs: Observation) -> int | None:
-        """The page's one element of the step's role, where the exemplar's box was named by its own
-        page (simple-arithmetic labels its box with the sum: "2 x 1 =", never again the same)."""
-        role, name = parse_target(step.get("target"))
-        if not name or name.casefold() in goal.casefold() or target_anchor(step.get("target")):
-            return None
-        same_role = [e for e in obs.data.get("elements", []) if e.get("role") == role]
-        return int(same_role[0]["id"]) if len(same_role) == 1 else None
+    def _guided_boxes(cls, steps: list[dict[str, Any]], goal: str, obs: Observation) -> dict[int, int | None]:
+        """Each guided step's box on this page, by the step's place in `steps`: the exemplar's box,
+        found and unique, for every one of them; else, where the exemplar's boxes were named by its
+        own page, those boxes in the order this page lists them (`_page_named_boxes`); else None
+        for the boxes not found."""
+        typed = [k for k, step in enumerate(steps) if _types_off_page(step, goal)]
+        found = {k: cls._box_id(steps[k], obs) for k in typed}
+        if None in found.values():
+            by_order = _page_named_boxes([steps[k] for k in typed], goal, obs)
+            if by_order is not None:
+                return dict(zip(typed, by_order, strict=True))
+        return found
 
     async def _write_guided(self, ctx: ActContext, guided: GuidedStep) -> ActDecision:
         """The model's text for a guided step, kind and element held by the schema, from this page

@@ -1554,10 +1554,52 @@ async def test_a_form_is_guided_only_where_every_box_it_typed_into_is_found():
     ]
     decision = await agent.act(ctx_for(task, observation(goal, same), model, recalled=[hit]))
     assert decision.thought.startswith(GUIDED) and decision.action.id == 1
-    other = [same[0], Element(id=2, role="textbox", name="Age", value=""), same[2]]
+    # "Last name" gone and three boxes: the exemplar's two page-named boxes stand for none in particular
+    other = [
+        same[0],
+        Element(id=4, role="textbox", name="Age", value=""),
+        same[1].model_copy(update={"name": "Gender"}),
+        same[2],
+    ]
     ctx = ctx_for(task, observation(goal, other), model, recalled=[hit])
     assert not (await agent.act(ctx)).thought.startswith(GUIDED)
     assert ctx.state[REPLAY_STOP] == "step 1: typed text not from the goal, its box not found"
+
+
+async def test_boxes_named_by_the_exemplar_s_page_are_this_page_s_boxes_in_its_order():
+    """read-table-2 labels its two boxes with the fields it drew ("Religion", "Last name"), others on
+    the next instance: its two boxes, in page order, take the two guided steps, each box's text the
+    model's with that box's label in view, and replay then clicks Submit."""
+    agent = WebNavigator()
+    goal = "Enter the value that corresponds with each label into the form and submit when done."
+    steps = [
+        Step(i=0, action={"action": "type", "id": 1, "text": "Islam"}, thought='target: textbox "Religion"'),
+        Step(i=1, action={"action": "type", "id": 2, "text": "Kim"}, thought='target: textbox "Last name"'),
+        Step(i=2, action={"action": "click", "id": 3}, thought='target: button "Submit"'),
+    ]
+    hit = _hit(agent.distil(_traj(goal, steps, True, family="read-table-2"), EpisodeSummary(goal="g"))[0])
+    task = Task(id="read-table-2#2", env="miniwob", goal=goal, meta={"family": "read-table-2"})
+    page = [
+        Element(id=5, role="textbox", name="Gender", value=""),
+        Element(id=6, role="textbox", name="Country", value=""),
+        Element(id=7, role="button", name="Submit"),
+    ]
+    model = ScriptedLLM(
+        [
+            json.dumps({"action": "type", "id": 5, "text": "Male"}),
+            json.dumps({"action": "type", "id": 6, "text": "Peru"}),
+        ]
+    )
+    ctx = ctx_for(task, observation(goal, page), model, recalled=[hit])
+    taken = []
+    for _ in range(3):
+        decision = await agent.act(ctx)
+        taken.append((decision.action.id, decision.action.text, decision.thought.split(" ")[0]))
+        ctx.history.append(
+            Step(i=len(ctx.history), action=decision.action.model_dump(), thought=decision.thought)
+        )
+    assert taken == [(5, "Male", GUIDED.strip()), (6, "Peru", GUIDED.strip()), (7, None, REPLAYED.strip())]
+    assert len(model.calls) == 2 and REPLAY_STOP not in ctx.state
 
 
 async def test_twin_boxes_of_different_tags_are_known_by_their_tag_where_their_order_swaps():
