@@ -246,10 +246,11 @@ def anchor_of(element: dict[str, Any], goal: str, *, tag_apart: bool = False) ->
     A twin that none of the goal's words single out is known by a short label beside it if it is a
     form field (an unnamed box next to "Director Name": labels stay, a form's layout may not; a
     row's icon sits beside content, which changes), else by its place (the 2nd of two "Password"
-    boxes). A twin with no such label whose tag none of its twins share (`tag_apart`: copy-paste's
-    answer `<input>` beside the `<textarea>` it copies from, the two in either order) is known by
-    its tag, which the next instance keeps where the place may swap. The name all twins share
-    tells none apart, so its words are left out."""
+    boxes). A twin with no such label whose tag none of its twins share (`tag_apart`: copy-paste-2's
+    answer `<input>` among the `<textarea>`s it copies from) is known by its tag, which the next
+    instance keeps where the place may not — also where the goal's only word for it is its place
+    by chance ("the 2nd text area" counts the text areas, not the input that was 2nd). The name
+    all twins share tells none apart, so its words are left out."""
     goal_words = [w for w in dict.fromkeys(_words(goal)) if w.casefold() not in _ANCHOR_SKIP and len(w) > 1]
     name_words = _word_set(str(element.get("name", "")))
     if not element.get("nth"):
@@ -264,13 +265,14 @@ def anchor_of(element: dict[str, Any], goal: str, *, tag_apart: bool = False) ->
     own = element_words(element) - name_words
     by_goal = " ".join(w for w in goal_words if w.casefold() in own)
     label = _words(str(element.get("near", ""))) if element.get("role") in _FIELD_ROLES else []
-    if by_goal:
+    place = ordinal(int(element["nth"]))
+    if by_goal and not (tag_apart and by_goal.casefold() == place):
         return by_goal
-    if label and len(label) <= _LABEL_WORDS:
+    if label and len(label) <= _LABEL_WORDS and not by_goal:
         return " ".join(label)
     if tag_apart and element.get("tag"):
         return tag_word(str(element["tag"]))
-    return ordinal(int(element["nth"]))
+    return by_goal or place
 
 
 def _tag_apart(element: dict[str, Any], elements: list[dict[str, Any]]) -> bool:

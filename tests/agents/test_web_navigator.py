@@ -1603,12 +1603,12 @@ async def test_boxes_named_by_the_exemplar_s_page_are_this_page_s_boxes_in_its_o
 
 
 async def test_twin_boxes_of_different_tags_are_known_by_their_tag_where_their_order_swaps():
-    """copy-paste puts its source `<textarea>` and its answer `<input>` in either order, both unnamed
-    text boxes: the step the model took is recorded by the box's tag, not its place, so the guided
-    step on a page with the order swapped types into the answer box, not the source."""
+    """A source `<textarea>` and an answer `<input>`, both unnamed text boxes, in either order: the
+    step the model took is recorded by the box's tag, not its place, so the guided step on a page
+    with the order swapped types into the answer box, not the source."""
     agent = WebNavigator()
     goal = "Copy the text in the textarea below, paste it into the textbox and press Submit."
-    task = Task(id="copy-paste#1", env="miniwob", goal=goal, meta={"family": "copy-paste"})
+    task = Task(id="copy-paste-2#1", env="miniwob", goal=goal, meta={"family": "copy-paste-2"})
     source_first = [
         Element(id=1, role="textbox", tag="textarea", value="Lorem ipsum", nth=1),
         Element(id=2, role="textbox", tag="input", value="", nth=2),
@@ -1621,7 +1621,7 @@ async def test_twin_boxes_of_different_tags_are_known_by_their_tag_where_their_o
         Step(i=0, action=decision.action.model_dump(), thought=decision.thought),
         Step(i=1, action={"action": "click", "id": 3}, thought='target: button "Submit"'),
     ]
-    hit = _hit(agent.distil(_traj(goal, steps, True, family="copy-paste"), EpisodeSummary(goal="g"))[0])
+    hit = _hit(agent.distil(_traj(goal, steps, True, family="copy-paste-2"), EpisodeSummary(goal="g"))[0])
     answer_first = [
         Element(id=1, role="textbox", tag="input", value="", nth=1),
         Element(id=2, role="textbox", tag="textarea", value="Dolor sit", nth=2),
@@ -1635,6 +1635,12 @@ async def test_twin_boxes_of_different_tags_are_known_by_their_tag_where_their_o
     model = ScriptedLLM(default=json.dumps({"action": "type", "id": 2, "text": "x"}))
     decision = await agent.act(ctx_for(task, observation(goal, same_tag), model))
     assert decision.thought.endswith('textbox "" in "2nd"')
+    # a goal that counts the text areas names the input's place by chance: its tag still tells it
+    counted = (
+        "Copy the text from the 2nd text area below and paste it into the text input, then press Submit."
+    )
+    assert anchor_of(source_first[1].model_dump(), counted, tag_apart=True) == "<input>"
+    assert anchor_of(source_first[1].model_dump(), counted) == "2nd"
 
 
 async def test_a_guided_step_whose_box_is_not_unique_ends_replay():
