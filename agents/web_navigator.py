@@ -95,6 +95,10 @@ _FAILED_AGAIN_NOTE = (
     "Reply with one different JSON action (another element or another kind of action)."
 )
 _INVALID_NOTE = "That cannot work: {error}. Reply with one different JSON action."
+_LABEL_TYPED_NOTE = (
+    "That text is the label of element [{id}], not the value it asks for. Work out or read off that"
+    " value from the page and answer with the same JSON, its text the value."
+)
 _RETRACE_NOTE = (
     "Earlier attempts at this task that did just that at this point failed ({n} of them). "
     "Reply with one different JSON action (another element or another kind of action), "
@@ -622,6 +626,17 @@ def _page_named_boxes(typed: list[dict[str, Any]], goal: str, obs: Observation) 
     return [boxes[targets.index(str(step.get("target", "")))] for step in typed]
 
 
+def _bare(text: str) -> str:
+    """Text compared as a person reads it: case, spacing and surrounding punctuation aside."""
+    return " ".join(text.strip(_STRIP_CHARS + "= ").split()).casefold()
+
+
+def _box_label(obs: Observation, element: int) -> str:
+    """The name the page gives box `element` (its label), compared bare; "" where it has none."""
+    box = next((e for e in obs.data.get("elements", []) if e.get("id") == element), {})
+    return _bare(str(box.get("name", "")))
+
+
 def _tabs(obs: Observation) -> list[dict[str, Any]]:
     return [e for e in obs.data.get("elements", []) if e.get("role") == "tab"]
 
@@ -1057,23 +1072,29 @@ class WebNavigator(LLMAgent):
         at stop 28, the run's real recall for simple-arithmetic — its exemplar's 'type textbox
         "9 - 8 =" "1"', five failed simple-algebra answers, the coach's advice — on 6 fresh pages:
         with the notes 3 sums right and 3 box labels typed as the answer, without them 5 right)."""
-        try:
-            action, completion = await complete_choice(
-                ctx.llm,
-                self.build_messages(ctx, with_notes=False),
-                ("type", guided.element),
-                set(),
-                max_tokens=self.max_tokens,
-            )
-        except LLMError as exc:
-            return ActDecision(error=f"{type(exc).__name__}: {exc}")
+        messages, usage = self.build_messages(ctx, with_notes=False), Usage()
+        label = _box_label(ctx.observation, guided.element)
+        for attempt in range(2):
+            try:
+                action, completion = await complete_choice(
+                    ctx.llm, messages, ("type", guided.element), set(), max_tokens=self.max_tokens
+                )
+            except LLMError as exc:
+                return ActDecision(error=f"{type(exc).__name__}: {exc}", usage=usage)
+            usage = usage.add(completion.usage) if completion else usage
+            if attempt or not label or _bare(action.text or "") != label:
+                break
+            # A box's own label typed into it (simple-arithmetic's "2 + 0 =", seen at stop 29 with no
+            # notes in view) is never the value it asks for: asked once more, then it stands.
+            reply = completion.text if completion else ""
+            messages = _reask(messages, reply, _LABEL_TYPED_NOTE.format(id=guided.element))
         action = action.model_copy(update={"enter": guided.enter})
         target = self._target(action, ctx.observation)
         return ActDecision(
             action=action,
             thought=_thought(GUIDED, target),
             label=action_label(action, target),
-            usage=completion.usage if completion else Usage(),
+            usage=usage,
             memory_id=guided.memory_id,
         )
 

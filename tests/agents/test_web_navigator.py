@@ -1534,6 +1534,34 @@ async def test_a_guided_box_named_by_its_own_page_is_the_page_s_only_box_of_that
     assert ctx.state[REPLAY_STOP] == "step 1: typed text not from the goal, its box not found"
 
 
+async def test_a_guided_step_that_types_its_box_s_label_is_asked_once_more():
+    """simple-arithmetic's box is labelled with its sum ("2 + 0 ="): the label typed as the answer is
+    asked for again once; the second text stands, whatever it is."""
+    agent = WebNavigator()
+    goal = "Solve the math problem and type your answer into the textbox. Press submit when done."
+    steps = [
+        Step(i=0, action={"action": "type", "id": 1, "text": "2"}, thought='target: textbox "2 x 1 ="'),
+        Step(i=1, action={"action": "click", "id": 2}, thought='target: button "Submit"'),
+    ]
+    hit = _hit(
+        agent.distil(_traj(goal, steps, True, family="simple-arithmetic"), EpisodeSummary(goal="g"))[0]
+    )
+    task = Task(id="simple-arithmetic#2", env="miniwob", goal=goal, meta={"family": "simple-arithmetic"})
+    page = [
+        Element(id=1, role="textbox", name="2 + 0 =", value=""),
+        Element(id=2, role="button", name="Submit"),
+    ]
+    label, answer = (json.dumps({"action": "type", "id": 1, "text": t}) for t in ("2 + 0", "2"))
+    model = ScriptedLLM([label, answer])
+    decision = await agent.act(ctx_for(task, observation(goal, page), model, recalled=[hit]))
+    assert decision.thought.startswith(GUIDED) and decision.action.text == "2"
+    assert len(model.calls) == 2 and decision.usage.calls == 2
+    assert "label of element [1]" in model.calls[1]["messages"][-1]["content"]
+    model = ScriptedLLM([label, label, answer])
+    decision = await agent.act(ctx_for(task, observation(goal, page), model, recalled=[hit]))
+    assert decision.action.text == "2 + 0" and len(model.calls) == 2
+
+
 async def test_a_form_is_guided_only_where_every_box_it_typed_into_is_found():
     """read-table-2 types two values read off the page into two boxes named by their fields: where the
     second field differs here, guiding the first would hand the model a half-filled form."""
