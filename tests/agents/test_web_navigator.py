@@ -1506,10 +1506,9 @@ async def test_text_the_goal_does_not_hold_is_left_to_the_model_even_for_the_sam
     assert failure.payload["replayed_from"] == []
 
 
-async def test_a_guided_box_named_by_its_own_page_is_the_page_s_only_box_of_that_role():
-    """simple-arithmetic labels its box with the sum ("2 x 1 ="): the next instance's box is the
-    page's only text box, whatever its label."""
-    agent = WebNavigator()
+def _arithmetic_exemplar(agent: WebNavigator) -> tuple[str, Task, SearchHit]:
+    """simple-arithmetic's goal, a new task of it, and a recalled success that typed "2" into the box
+    its page labelled "2 x 1 =" and submitted."""
     goal = "Solve the math problem and type your answer into the textbox. Press submit when done."
     steps = [
         Step(i=0, action={"action": "type", "id": 1, "text": "2"}, thought='target: textbox "2 x 1 ="'),
@@ -1519,6 +1518,14 @@ async def test_a_guided_box_named_by_its_own_page_is_the_page_s_only_box_of_that
         agent.distil(_traj(goal, steps, True, family="simple-arithmetic"), EpisodeSummary(goal="g"))[0]
     )
     task = Task(id="simple-arithmetic#1", env="miniwob", goal=goal, meta={"family": "simple-arithmetic"})
+    return goal, task, hit
+
+
+async def test_a_guided_box_named_by_its_own_page_is_the_page_s_only_box_of_that_role():
+    """simple-arithmetic labels its box with the sum ("2 x 1 ="): the next instance's box is the
+    page's only text box, whatever its label."""
+    agent = WebNavigator()
+    goal, task, hit = _arithmetic_exemplar(agent)
     page = [
         Element(id=1, role="textbox", name="0 + 5 =", value=""),
         Element(id=2, role="button", name="Submit"),
@@ -1538,15 +1545,7 @@ async def test_a_guided_step_that_types_its_box_s_label_is_asked_once_more():
     """simple-arithmetic's box is labelled with its sum ("2 + 0 ="): the label typed as the answer is
     asked for again once; the second text stands, whatever it is."""
     agent = WebNavigator()
-    goal = "Solve the math problem and type your answer into the textbox. Press submit when done."
-    steps = [
-        Step(i=0, action={"action": "type", "id": 1, "text": "2"}, thought='target: textbox "2 x 1 ="'),
-        Step(i=1, action={"action": "click", "id": 2}, thought='target: button "Submit"'),
-    ]
-    hit = _hit(
-        agent.distil(_traj(goal, steps, True, family="simple-arithmetic"), EpisodeSummary(goal="g"))[0]
-    )
-    task = Task(id="simple-arithmetic#2", env="miniwob", goal=goal, meta={"family": "simple-arithmetic"})
+    goal, task, hit = _arithmetic_exemplar(agent)
     page = [
         Element(id=1, role="textbox", name="2 + 0 =", value=""),
         Element(id=2, role="button", name="Submit"),
@@ -1562,10 +1561,9 @@ async def test_a_guided_step_that_types_its_box_s_label_is_asked_once_more():
     assert decision.action.text == "2 + 0" and len(model.calls) == 2
 
 
-async def test_a_form_is_guided_only_where_every_box_it_typed_into_is_found():
-    """read-table-2 types two values read off the page into two boxes named by their fields: where the
-    second field differs here, guiding the first would hand the model a half-filled form."""
-    agent = WebNavigator()
+def _form_exemplar(agent: WebNavigator) -> tuple[str, Task, SearchHit]:
+    """read-table-2's goal, a new task of it, and a recalled success that typed two values read off
+    its page into the boxes its page labelled "Religion" and "Last name", then submitted."""
     goal = "Enter the value that corresponds with each label into the form and submit when done."
     steps = [
         Step(i=0, action={"action": "type", "id": 1, "text": "Islam"}, thought='target: textbox "Religion"'),
@@ -1574,6 +1572,14 @@ async def test_a_form_is_guided_only_where_every_box_it_typed_into_is_found():
     ]
     hit = _hit(agent.distil(_traj(goal, steps, True, family="read-table-2"), EpisodeSummary(goal="g"))[0])
     task = Task(id="read-table-2#1", env="miniwob", goal=goal, meta={"family": "read-table-2"})
+    return goal, task, hit
+
+
+async def test_a_form_is_guided_only_where_every_box_it_typed_into_is_found():
+    """read-table-2 types two values read off the page into two boxes named by their fields: where the
+    second field differs here, guiding the first would hand the model a half-filled form."""
+    agent = WebNavigator()
+    goal, task, hit = _form_exemplar(agent)
     model = ScriptedLLM(default=json.dumps({"action": "type", "id": 1, "text": "Hinduism"}))
     same = [
         Element(id=1, role="textbox", name="Religion", value=""),
@@ -1599,14 +1605,7 @@ async def test_boxes_named_by_the_exemplar_s_page_are_this_page_s_boxes_in_its_o
     the next instance: its two boxes, in page order, take the two guided steps, each box's text the
     model's with that box's label in view, and replay then clicks Submit."""
     agent = WebNavigator()
-    goal = "Enter the value that corresponds with each label into the form and submit when done."
-    steps = [
-        Step(i=0, action={"action": "type", "id": 1, "text": "Islam"}, thought='target: textbox "Religion"'),
-        Step(i=1, action={"action": "type", "id": 2, "text": "Kim"}, thought='target: textbox "Last name"'),
-        Step(i=2, action={"action": "click", "id": 3}, thought='target: button "Submit"'),
-    ]
-    hit = _hit(agent.distil(_traj(goal, steps, True, family="read-table-2"), EpisodeSummary(goal="g"))[0])
-    task = Task(id="read-table-2#2", env="miniwob", goal=goal, meta={"family": "read-table-2"})
+    goal, task, hit = _form_exemplar(agent)
     page = [
         Element(id=5, role="textbox", name="Gender", value=""),
         Element(id=6, role="textbox", name="Country", value=""),
