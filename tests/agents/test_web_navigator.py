@@ -1455,6 +1455,14 @@ async def test_a_link_the_goal_names_is_searched_for_behind_tabs_even_when_the_e
     assert (await agent.act(ctx)).action.id == 10
 
 
+def _recalled_success(
+    agent: WebNavigator, family: str, goal: str, steps: list[Step]
+) -> tuple[str, Task, SearchHit]:
+    """The goal, a new task of `family` with it, and the success of `steps` as a recalled exemplar."""
+    hit = _hit(agent.distil(_traj(goal, steps, True, family=family), EpisodeSummary(goal="g"))[0])
+    return goal, Task(id=f"{family}#1", env="miniwob", goal=goal, meta={"family": family}), hit
+
+
 def _read_table_exemplar(agent: WebNavigator) -> tuple[str, Task, SearchHit]:
     """read-table's goal, a new task of it, and a recalled success that typed "Male" and submitted."""
     goal = "Enter the value of Gender into the text field and press Submit."
@@ -1462,9 +1470,7 @@ def _read_table_exemplar(agent: WebNavigator) -> tuple[str, Task, SearchHit]:
         Step(i=0, action={"action": "type", "id": 1, "text": "Male"}, thought='target: textbox ""'),
         Step(i=1, action={"action": "click", "id": 2}, thought='target: button "Submit"'),
     ]
-    hit = _hit(agent.distil(_traj(goal, steps, True, family="read-table"), EpisodeSummary(goal="g"))[0])
-    task = Task(id="read-table#1", env="miniwob", goal=goal, meta={"family": "read-table"})
-    return goal, task, hit
+    return _recalled_success(agent, "read-table", goal, steps)
 
 
 async def test_text_the_goal_does_not_hold_is_left_to_the_model_even_for_the_same_goal():
@@ -1514,11 +1520,7 @@ def _arithmetic_exemplar(agent: WebNavigator) -> tuple[str, Task, SearchHit]:
         Step(i=0, action={"action": "type", "id": 1, "text": "2"}, thought='target: textbox "2 x 1 ="'),
         Step(i=1, action={"action": "click", "id": 2}, thought='target: button "Submit"'),
     ]
-    hit = _hit(
-        agent.distil(_traj(goal, steps, True, family="simple-arithmetic"), EpisodeSummary(goal="g"))[0]
-    )
-    task = Task(id="simple-arithmetic#1", env="miniwob", goal=goal, meta={"family": "simple-arithmetic"})
-    return goal, task, hit
+    return _recalled_success(agent, "simple-arithmetic", goal, steps)
 
 
 async def test_a_guided_box_named_by_its_own_page_is_the_page_s_only_box_of_that_role():
@@ -1570,9 +1572,7 @@ def _form_exemplar(agent: WebNavigator) -> tuple[str, Task, SearchHit]:
         Step(i=1, action={"action": "type", "id": 2, "text": "Kim"}, thought='target: textbox "Last name"'),
         Step(i=2, action={"action": "click", "id": 3}, thought='target: button "Submit"'),
     ]
-    hit = _hit(agent.distil(_traj(goal, steps, True, family="read-table-2"), EpisodeSummary(goal="g"))[0])
-    task = Task(id="read-table-2#1", env="miniwob", goal=goal, meta={"family": "read-table-2"})
-    return goal, task, hit
+    return _recalled_success(agent, "read-table-2", goal, steps)
 
 
 async def test_a_form_is_guided_only_where_every_box_it_typed_into_is_found():
