@@ -513,6 +513,9 @@ def adapt_steps(
     out = []
     for s in kept:
         step = {**s, "target": adapt(s.get("target") or "", mapping, ignore_case=True) or None}
+        kind = kind_swap(s.get("target"), mapping) if as_plan else None
+        if kind:
+            step["kind"] = kind
         if s.get("text") is not None:
             step["text"] = recase(adapt(s["text"], mapping, ignore_case=True))
         out.append(step)
@@ -533,6 +536,28 @@ def adapt_steps(
     if any(q not in written for q in _quoted(goal) - _quoted(old_goal)):
         sound = False
     return (_drop_retypes(out) if as_plan else out), sound
+
+
+def kind_swap(target: str | None, mapping: dict[str, str]) -> str | None:
+    """The new goal's word for the element's kind, where the old goal named the element by its kind
+    (its role or its tag anchor) and that word changed: click-widget's "button" success clicked
+    `button "rS"`, whose name is drawn anew each instance; for a "checkbox" widget, a checkbox."""
+    role, anchor = parse_target(target)[0], target_anchor(target)
+    kinds = {
+        role.casefold(),
+        anchor[1:-1].casefold() if anchor.startswith("<") and anchor.endswith(">") else "",
+    }
+    return next((new.casefold() for old, new in mapping.items() if old.casefold() in kinds - {""}), None)
+
+
+def kind_pick(elements: list[dict[str, Any]], kind: str, *, strict: bool) -> dict[str, Any] | None:
+    """The element of this kind (role or tag): the only one for replay, the first for a hint."""
+    of_kind = [
+        e for e in elements if kind in {str(e.get("role", "")).casefold(), str(e.get("tag", "")).casefold()}
+    ]
+    if strict:
+        return of_kind[0] if len(of_kind) == 1 else None
+    return of_kind[0] if of_kind else None
 
 
 _WAIT = re.compile(r"\bwait (\d+(?:\.\d+)?) seconds?\b", re.IGNORECASE)
@@ -997,7 +1022,7 @@ class WebNavigator(LLMAgent):
         pos = self._skip_needless(steps, pos, goal, obs)
         step = steps[pos]
         unnamed = not parse_target(step.get("target"))[1] and not target_anchor(step.get("target"))
-        if step["action"] == "click" and unnamed and old_goal != goal:
+        if step["action"] == "click" and unnamed and not step.get("kind") and old_goal != goal:
             # An unnamed element (a text box, a coloured square) was clicked for what the old goal
             # said; on a goal that says something else, only the model can tell which one is meant
             # (seen: click-widget's "text" exemplar clicked a text box for a "button" widget). Typing
@@ -1180,10 +1205,15 @@ class WebNavigator(LLMAgent):
         hint suggests (`hint_pick`).
         """
         action: dict[str, Any] = {"action": step["action"]}
-        if step.get("target"):
+        elements, pick = obs.data.get("elements", []), None
+        if step.get("kind"):
+            # picked by its kind, which the goal names (`kind_swap`): its name was the old page's
+            pick = kind_pick(elements, step["kind"], strict=strict)
+        elif step.get("target"):
             role, name = parse_target(step["target"])
             anchor = target_anchor(step["target"])
-            pick = (replay_pick if strict else hint_pick)(obs.data.get("elements", []), role, name, anchor)
+            pick = (replay_pick if strict else hint_pick)(elements, role, name, anchor)
+        if step.get("kind") or step.get("target"):
             if pick is None:
                 return None
             action["id"] = pick["id"]

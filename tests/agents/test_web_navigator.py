@@ -1918,3 +1918,47 @@ def test_an_exemplar_that_names_nothing_this_goal_quotes_anew_is_not_replayed():
     # a quoted item the steps do name (swapped in) keeps it sound
     labeled = 'Click the "Menu" button, and then find and click on the item labeled "Zoom Out".'
     assert adapt_steps(steps, labeled, labeled.replace("Zoom Out", "Zoom In"))[1]
+
+
+def _widget_page(kinds: list[tuple[str, str]]) -> list[Element]:
+    """click-widget's page as the env lists it: each widget's wrapping `div` (clickable, named by the
+    widget's random text) and the widget itself (role, tag)."""
+    page: list[Element] = []
+    for n, (role, tag) in enumerate(kinds):
+        text = f"w{n}x"
+        page.append(Element(id=len(page) + 1, role="clickable", name=text, tag="div"))
+        page.append(Element(id=len(page) + 1, role=role, name=text, tag=tag))
+    return page
+
+
+async def test_an_element_the_goal_named_by_its_kind_is_replayed_by_the_new_goal_s_kind():
+    """click-widget's goal names the widget's kind ("button"); the exemplar clicked `button "rS"`,
+    whose text is drawn anew. For a "checkbox" widget, the page's one checkbox is clicked without
+    the model; with two checkboxes, replay leaves the choice to the model and the hint names one."""
+    agent = WebNavigator()
+    old = 'Click on a "button" widget.'
+    steps = [Step(i=0, action={"action": "click", "id": 2}, thought='target: button "rS"')]
+    _, task, hit = _recalled_success(agent, "click-widget", old, steps)
+    adapted, sound = adapt_steps(hit.item.payload["steps"], old, 'Click on a "checkbox" widget.')
+    assert sound and adapted[0]["kind"] == "checkbox"
+    goal = 'Click on a "checkbox" widget.'
+    page = _widget_page([("button", "button"), ("checkbox", "input"), ("radio", "input")])
+    model = ScriptedLLM(default=json.dumps({"action": "click", "id": 1}))
+    ctx = ctx_for(task, observation(goal, page), model, recalled=[hit])
+    decision = await agent.act(ctx)
+    assert decision.action.id == 4 and decision.thought.startswith(REPLAYED) and not model.calls
+    # two checkboxes: no replay; the note suggests a checkbox, not the old button's name
+    two = _widget_page([("checkbox", "input"), ("button", "button"), ("checkbox", "input")])
+    ctx = ctx_for(task, observation(goal, two), model, recalled=[hit])
+    decision = await agent.act(ctx)
+    assert len(model.calls) == 1 and "element not found" in ctx.state[REPLAY_STOP]
+    assert '"id":2' in agent.memory_notes(ctx_for(task, observation(goal, two), model, recalled=[hit]))
+    # a kind known by its tag anchor: the text area among unnamed text boxes
+    boxes = [Step(i=0, action={"action": "click", "id": 2}, thought='target: textbox "" in "<textarea>"')]
+    _, _, area = _recalled_success(agent, "click-widget", 'Click on a "textarea" widget.', boxes)
+    adapted, _ = adapt_steps(area.item.payload["steps"], 'Click on a "textarea" widget.', goal)
+    assert adapted[0]["kind"] == "checkbox"
+    # a goal whose changed word is the element's name, not its kind, keeps replay by name
+    named = [{"action": "click", "target": 'button "Ok"'}]
+    adapted, _ = adapt_steps(named, 'Click on the "Ok" button.', 'Click on the "Cancel" button.')
+    assert adapted == [{"action": "click", "target": 'button "Cancel"'}]
