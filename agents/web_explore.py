@@ -17,6 +17,12 @@ from pydantic import model_validator
 from agentmem.envs.base import Observation
 from agentmem.envs.web import NEEDS_ID, NEEDS_TEXT, ActionName, WebAction
 
+# Exploration's defaults, one place for the agent, the eval config and the CLI (all measured at stops 17-21):
+EXPLORE = True  # resample a step that retraces a remembered failure of a family nothing solved yet
+EXPLORE_STEER = False  # tell the resample that the greedy step failed before (no gain measured)
+EXPLORE_DRAWS = 4  # redraws, each leaving out what retraced a failure, while the draw still retraces one
+EXPLORE_RANK = True  # redraw by the model's probability of each whole choice, not by grammar decoding
+
 TEXTLESS = ("click", "back")  # actions whose `text` the page ignores (the 1.5B writes one on clicks)
 
 

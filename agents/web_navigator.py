@@ -40,6 +40,10 @@ from agentmem.agents.entity_map import (
     template_similarity,
 )
 from agentmem.agents.web_explore import (
+    EXPLORE,
+    EXPLORE_DRAWS,
+    EXPLORE_RANK,
+    EXPLORE_STEER,
     TEXTLESS,
     Choice,
     choice_of,
@@ -731,11 +735,11 @@ class WebNavigator(LLMAgent):
         replay_min_reward: float = 1.0,
         replay_max_failures: int = 0,
         sibling_min_similarity: float = 0.75,
-        explore: bool = True,
+        explore: bool = EXPLORE,
         explore_temperature: float = 0.5,
-        explore_steer: bool = False,
-        explore_draws: int = 4,
-        explore_rank: bool = True,
+        explore_steer: bool = EXPLORE_STEER,
+        explore_draws: int = EXPLORE_DRAWS,
+        explore_rank: bool = EXPLORE_RANK,
         replay_pace_s: float | None = None,
     ) -> None:
         self.history_steps = history_steps

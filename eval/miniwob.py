@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from agentmem.agents.web_explore import EXPLORE, EXPLORE_DRAWS, EXPLORE_RANK, EXPLORE_STEER
 from agentmem.eval.harness import (
     RESULTS_FILE,
     ResultRow,
@@ -61,13 +62,11 @@ class MiniWoBEvalConfig(BaseModel):
     model: str | None = None
     embedder: str | None = None  # memory embedder name (default from config: MiniLM)
     replay: bool = True  # take unambiguous steps of an adapted same-family exemplar without a model call
-    explore: bool = True  # resample steps that retrace a remembered failure of an unsolved family (memory on)
-    explore_steer: bool = False  # tell the resample that the greedy step failed before (no gain measured)
-    # redraws (the retraced choice left out) while the draw retraces a failure too
-    explore_draws: int = Field(4, ge=1)
-    # rank a redraw's choices by the model's probability of each whole choice (backends that score
-    # continuations: llama.cpp), instead of grammar decoding, which lets a left-out "1" become "10"
-    explore_rank: bool = True
+    # exploration (memory on; defaults and what they mean: agents/web_explore.py)
+    explore: bool = EXPLORE
+    explore_steer: bool = EXPLORE_STEER
+    explore_draws: int = Field(EXPLORE_DRAWS, ge=1)
+    explore_rank: bool = EXPLORE_RANK
     practice: int = Field(0, ge=0)  # extra episodes per family failed last session, before the next one
     progress: bool = True
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from agentmem.agents.web_explore import EXPLORE, EXPLORE_DRAWS, EXPLORE_RANK, EXPLORE_STEER
 from agentmem.cli._common import make_config, print_summary, run_eval
 
 
@@ -40,20 +41,21 @@ def eval_miniwob(
         True, help="take unambiguous steps of a remembered same-family success without a model call"
     ),
     explore: bool = typer.Option(
-        True,
+        EXPLORE,
         help="resample a step where greedy decoding retraces a remembered failure of a task family"
         " that nothing solved yet",
     ),
     explore_steer: bool = typer.Option(
-        False, help="tell that resample that the greedy step failed before (measured: no gain over sampling)"
+        EXPLORE_STEER,
+        help="tell that resample that the greedy step failed before (measured: no gain over sampling)",
     ),
     explore_draws: int = typer.Option(
-        4,
+        EXPLORE_DRAWS,
         min=1,
         help="redraws of such a step, each leaving out what retraced a failure, while the draw still retraces one",
     ),
     explore_rank: bool = typer.Option(
-        True,
+        EXPLORE_RANK,
         help="redraw by the model's probability of each whole choice (backends that score continuations:"
         " llama.cpp), not by grammar decoding, which turns a left-out element 1 into 10-19 digit by digit",
     ),
