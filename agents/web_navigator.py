@@ -532,7 +532,10 @@ def adapt_steps(
     swapped = [v for v in swapped if v != _wait_words(goal)]
     new_values = [*swapped, *(item for _, items in swaps for item in items)]
     written = " ".join(f"{s.get('target') or ''} {s.get('text') or ''}" for s in out).casefold()
-    if new_values and not any(v.casefold() in written for v in new_values):
+    # Text typed off the old page (not the old goal's) is the model's to write again for this goal,
+    # which takes the new entity up (read-table's "Roman" for "Last name"; now "Religion"'s value).
+    reads_page = any(_types_off_page(s, old_goal) for s in kept)
+    if new_values and not reads_page and not any(v.casefold() in written for v in new_values):
         sound = False
     # A thing this goal quotes that the old goal did not, and no step names: the exemplar was for
     # another kind of goal (seen: click-menu-2's success on "the item with the icon" clicked

@@ -1962,3 +1962,27 @@ async def test_an_element_the_goal_named_by_its_kind_is_replayed_by_the_new_goal
     named = [{"action": "click", "target": 'button "Ok"'}]
     adapted, _ = adapt_steps(named, 'Click on the "Ok" button.', 'Click on the "Cancel" button.')
     assert adapted == [{"action": "click", "target": 'button "Cancel"'}]
+
+
+async def test_text_read_off_the_page_takes_up_the_new_goal_s_entity():
+    """read-table asks for another field each time ("Last name", then "Religion"): the exemplar's
+    typed "Roman" was read off its page, so the model writes this page's value in its place and the
+    exemplar stays a replay (guided typing, then its Submit), not a hint for another goal."""
+    agent = WebNavigator()
+    steps = [
+        Step(i=0, action={"action": "type", "id": 1, "text": "Roman"}, thought='target: textbox ""'),
+        Step(i=1, action={"action": "click", "id": 2}, thought='target: button "Submit"'),
+    ]
+    old = "Enter the value of Last name into the text field and press Submit."
+    _, task, hit = _recalled_success(agent, "read-table", old, steps)
+    goal = "Enter the value of Religion into the text field and press Submit."
+    assert adapt_steps(hit.item.payload["steps"], old, goal)[1]
+    page = [Element(id=1, role="textbox", value=""), Element(id=2, role="button", name="Submit")]
+    model = ScriptedLLM(default=json.dumps({"action": "type", "id": 1, "text": "Christianity"}))
+    ctx = ctx_for(task, observation(goal, page), model, recalled=[hit])
+    decision = await agent.act(ctx)
+    assert decision.thought.startswith(GUIDED) and decision.action.text == "Christianity"
+    # typed text the old goal held is no page reading: a changed entity that no
+    # step takes up still leaves the exemplar a hint
+    quoted = [{"action": "type", "target": 'textbox ""', "text": "Kasie"}]
+    assert not adapt_steps(quoted, "Enter Kasie for Monday.", "Enter Kasie for Friday.")[1]
