@@ -17,7 +17,7 @@ from pydantic import model_validator
 from agentmem.envs.base import Observation
 from agentmem.envs.web import NEEDS_ID, NEEDS_TEXT, ActionName, WebAction
 
-# Exploration's defaults, one place for the agent, the eval config and the CLI (all measured at stops 17-21):
+# Exploration's defaults, one place for the agent, the eval config and the CLI (each measured: README, MiniWoB):
 EXPLORE = True  # resample a step that retraces a remembered failure of a family nothing solved yet
 EXPLORE_STEER = False  # tell the resample that the greedy step failed before (no gain measured)
 EXPLORE_DRAWS = 4  # redraws, each leaving out what retraced a failure, while the draw still retraces one
