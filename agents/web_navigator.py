@@ -241,6 +241,11 @@ def tag_word(tag: str) -> str:
     return f"<{tag.casefold()}>"
 
 
+def tag_of_anchor(anchor: str) -> str:
+    """The tag a `tag_word` anchor names ("<input>" -> "input"); "" for an anchor of goal words."""
+    return anchor[1:-1] if anchor.startswith("<") and anchor.endswith(">") else ""
+
+
 _LABEL_WORDS = 4  # a twin field's row text this short reads as its label ("Director Name")
 _FIELD_ROLES = frozenset({"textbox", "searchbox", "spinbutton", "combobox", "listbox", "radio", "checkbox"})
 
@@ -549,11 +554,7 @@ def kind_swap(target: str | None, mapping: dict[str, str]) -> str | None:
     """The new goal's word for the element's kind, where the old goal named the element by its kind
     (its role or its tag anchor) and that word changed: click-widget's "button" success clicked
     `button "rS"`, whose name is drawn anew each instance; for a "checkbox" widget, a checkbox."""
-    role, anchor = parse_target(target)[0], target_anchor(target)
-    kinds = {
-        role.casefold(),
-        anchor[1:-1].casefold() if anchor.startswith("<") and anchor.endswith(">") else "",
-    }
+    kinds = {parse_target(target)[0].casefold(), tag_of_anchor(target_anchor(target)).casefold()}
     return next((new.casefold() for old, new in mapping.items() if old.casefold() in kinds - {""}), None)
 
 
@@ -1212,15 +1213,16 @@ class WebNavigator(LLMAgent):
         hint suggests (`hint_pick`).
         """
         action: dict[str, Any] = {"action": step["action"]}
-        elements, pick = obs.data.get("elements", []), None
-        if step.get("kind"):
-            # picked by its kind, which the goal names (`kind_swap`): its name was the old page's
-            pick = kind_pick(elements, step["kind"], strict=strict)
-        elif step.get("target"):
-            role, name = parse_target(step["target"])
-            anchor = target_anchor(step["target"])
-            pick = (replay_pick if strict else hint_pick)(elements, role, name, anchor)
-        if step.get("kind") or step.get("target"):
+        if step.get("target"):
+            elements = obs.data.get("elements", [])
+            if step.get("kind"):
+                # picked by its kind, which the goal names (`kind_swap`): its name was the old page's
+                pick = kind_pick(elements, step["kind"], strict=strict)
+            else:
+                role, name = parse_target(step["target"])
+                pick = (replay_pick if strict else hint_pick)(
+                    elements, role, name, target_anchor(step["target"])
+                )
             if pick is None:
                 return None
             action["id"] = pick["id"]
